@@ -1,0 +1,32 @@
+# The two commands a new machine needs (see README): `make quickstart` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: setup espeak quickstart test base clean
+
+setup: $(VENV)/.installed espeak
+
+# torch first, pinned: 2.13.0 is the local CPU build; any other torch pulls several GB of CUDA.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+espeak:
+	@scripts/install_espeak.sh
+
+quickstart: setup
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart.yaml
+
+test: setup
+	$(BIN)/python -m pytest
+
+# Rebuild the committed quickstart base (assets/quickstart_base) from scratch.
+base: setup
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart_base.yaml
+
+clean:
+	rm -rf outputs data

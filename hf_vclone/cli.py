@@ -1,0 +1,69 @@
+"""`hf-vclone train RECIPE [key=value ...]` and `hf-vclone synthesize --model DIR --text ... --out a.wav`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import UserError
+
+
+def _train(ns: argparse.Namespace) -> int:
+    from .config import load_recipe
+    from .finetune import run
+
+    result = run(load_recipe(ns.recipe, ns.overrides))
+    if result.outputs:
+        print(_summary(result))
+    return 0
+
+
+def _summary(result) -> str:
+    lines = [f"\nDone in {result.train_seconds / 60:.1f} min of training. Outputs:"]
+    lines += [f"  {name:<15} {path}" for name, path in result.outputs.items()]
+    if result.metrics:
+        lines.append("Held-out sentences, MCD in dB (lower is closer to the target), counted/all by length ratio:")
+        for name, s in result.metrics["systems"].items():
+            mcd = "n/a" if s["mcd_mean"] is None else f"{s['mcd_mean']:.2f}"
+            total = s["counted"] + s["excluded_by_length"]
+            lines.append(f"  {name:<15} MCD {mcd}  ({s['counted']}/{total} counted, mean length ratio {s['length_ratio_mean']:.2f})")
+    return "\n".join(lines)
+
+
+def _synthesize(ns: argparse.Namespace) -> int:
+    from .synthesize import Synthesizer
+
+    out = Synthesizer(ns.model).to_file(ns.text, ns.out, speaker=ns.speaker, seed=ns.seed)
+    print(f"wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-vclone", description="Voice cloning by fine-tuning TTS models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="fine-tune a voice from a YAML recipe")
+    train.add_argument("recipe", help="path to a recipe, e.g. recipes/quickstart.yaml")
+    train.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. training.max_steps=50")
+    train.set_defaults(func=_train)
+    synth = sub.add_parser("synthesize", help="speak text with a fine-tuned voice or adapter")
+    synth.add_argument("--model", required=True, help="a folder written by `hf-vclone train`")
+    synth.add_argument("--text", required=True)
+    synth.add_argument("--out", required=True, help="output .wav path")
+    synth.add_argument("--speaker", default=None, help="speaker name, for multi-speaker voices")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=_synthesize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return ns.func(ns)
+    except (UserError, FileNotFoundError) as err:
+        # User-fixable problems get their message, not a traceback.
+        print(f"hf-vclone {ns.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""A fine-tuned voice on disk, in the `save_pretrained` layout, and back.
+
+    <dir>/config.json + model.safetensors            (full / freeze_lower: a complete model)
+    <dir>/adapter_config.json + adapter_model.safetensors   (lora: peft adapter; records its base)
+    <dir>/tokenizer + feature extractor files         (processor.save_pretrained)
+    <dir>/speaker_embeddings.safetensors              (name -> speaker vector)
+    <dir>/vclone.json                                 (backend, base model, vocoder, strategy)
+
+The model part loads with plain transformers/peft (`from_pretrained`, `PeftModel.from_pretrained`,
+`model.load_adapter`); vclone.json only adds what those cannot know, such as the vocoder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel, set_peft_model_state_dict
+from safetensors.torch import load_file
+from torch import nn
+
+from .models import get_backend
+from .models.loading import from_pretrained, load_model
+from .models.speakers import SpeakerTable
+
+META_FILE = "vclone.json"
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class VoiceMeta:
+    backend: str
+    base_model: str | None  # what an adapter applies to; the model's origin for full models
+    strategy: str
+    vocoder: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_adapter(self) -> bool:
+        return self.strategy == "lora"
+
+
+def save_voice(voice: nn.Module, processor: Any, directory: str | Path, meta: VoiceMeta, dtype: str = "float32") -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tts = voice.tts
+    if isinstance(tts, PeftModel):
+        tts.save_pretrained(str(directory))
+    else:
+        state = {k: v.detach().to(DTYPES[dtype]) for k, v in tts.state_dict().items()}
+        tts.save_pretrained(str(directory), state_dict=state)
+    processor.save_pretrained(str(directory))
+    voice.speakers.save(directory)
+    record = {"backend": meta.backend, "base_model": meta.base_model, "strategy": meta.strategy,
+              "vocoder": meta.vocoder, "speakers": voice.speakers.names, **meta.extra}
+    (directory / META_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return directory
+
+
+def read_meta(directory: str | Path) -> VoiceMeta:
+    path = Path(directory) / META_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: {directory} is not a voice saved by hf_vclone")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    known = {"backend", "base_model", "strategy", "vocoder"}
+    extra = {k: v for k, v in raw.items() if k not in known | {"speakers"}}
+    return VoiceMeta(raw["backend"], raw.get("base_model"), raw["strategy"], raw.get("vocoder"), extra)
+
+
+def load_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:
+    """(voice model in eval mode, processor, meta) from a folder written by `save_voice`."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"voice folder {directory} does not exist; pass a folder written by hf-vclone train")
+    meta = read_meta(directory)
+    backend = get_backend(meta.backend)
+    model_cls = backend.model_class
+    if meta.is_adapter:
+        base = load_model(model_cls, meta.base_model, f"base_model in {directory / META_FILE}")
+        tts = PeftModel.from_pretrained(base, str(directory))
+    else:
+        tts = load_model(model_cls, str(directory), "--model")
+    processor = from_pretrained(backend.processor_class, str(directory), "--model")
+    voice = backend.voice_class(tts, SpeakerTable.load(directory))
+    return voice.eval(), processor, meta
+
+
+def load_voice_weights(voice: nn.Module, directory: str | Path) -> None:
+    """Restore trained weights into an already-built voice (Trainer resume)."""
+    directory = Path(directory)
+    tts = voice.tts
+    if isinstance(tts, PeftModel):
+        set_peft_model_state_dict(tts, load_file(str(directory / "adapter_model.safetensors")))
+    else:
+        state = load_file(str(directory / "model.safetensors"))
+        tts.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    speakers = SpeakerTable.load(directory)
+    with torch.no_grad():
+        voice.speakers.vectors.copy_(speakers.vectors)

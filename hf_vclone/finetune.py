@@ -1,0 +1,166 @@
+"""One fine-tuning run, in fixed phases: setup (data, model, strategy) -> train -> finish (save, evaluate).
+
+Data flows one way: recipe -> data -> backend + strategy -> trainer -> export/evaluation.
+The same code runs under plain `python` and under `accelerate launch` (the Trainer reads the
+launcher's environment); data preparation runs on the main process first so that the other
+ranks reuse its `datasets` cache instead of racing it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import set_seed
+
+from .config import Recipe
+from .data.demo_corpus import build_demo_corpus
+from .data.prepare import PreparedData, prepare
+from .data.sources import load_ljspeech
+from .evaluation import MelFn, closest_system, compare_systems
+from .export import VoiceMeta, save_voice
+from .models import get_backend
+from .models.speakers import FILE_NAME as SPEAKER_FILE
+from .models.speakers import SpeakerTable, build_speakers
+from .plots import loss_curve
+from .strategies import apply_strategy, describe
+from .trainer import VoiceTrainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    output_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    metrics: dict | None = None
+    train_seconds: float = 0.0
+
+
+class FineTuneRun:
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.args = recipe.training_arguments()
+        self.out = Path(recipe.output.dir)
+        self.backend = get_backend(recipe.model.type)
+
+    # ---- setup -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        set_seed(self.args.seed)
+        with self.args.main_process_first(desc="prepare data"):
+            self.data, tts, self.processor = self._setup_data_and_model()
+        base_dir = self.recipe.model.name_or_path if self.recipe.model.init_config is None else None
+        speakers = build_speakers(self.recipe.speaker, self.data.speakers, self.backend.speaker_dim(tts), base_dir)
+        self.initial_speakers = copy.deepcopy(speakers)
+        tts = apply_strategy(tts, self.recipe.strategy, self.backend)
+        self.voice = self.backend.voice_class(tts, speakers)
+        if self.args.should_log:
+            print(self.data.summary())
+            print(describe(self.voice, self.recipe.strategy.name))
+        self.trainer = VoiceTrainer(
+            model=self.voice,
+            args=self.args,
+            train_dataset=self.data.train,
+            eval_dataset=self.data.eval if self.args.eval_strategy != "no" else None,
+            data_collator=self.backend.collator(tts, self.processor),
+            processing_class=self.processor,
+            voice_meta=self._meta(),
+        )
+
+    def _setup_data_and_model(self) -> tuple[PreparedData, torch.nn.Module, object]:
+        data_cfg = self.recipe.data
+        if data_cfg.generate_demo:
+            build_demo_corpus(data_cfg.path)
+        raw = load_ljspeech(data_cfg.path, data_cfg.speakers, data_cfg.exclude_speakers)
+        tts, processor = self.backend.load(self.recipe.model, raw["text"])
+        report_dir = self.out if self.args.should_save else None
+        rate = self.backend.sampling_rate(processor)
+        data = prepare(raw, data_cfg, rate, self.backend.featurizer(processor), self.backend.feature_schema, report_dir)
+        return data, tts, processor
+
+    def _meta(self) -> VoiceMeta:
+        model = self.recipe.model
+        base = None if model.init_config is not None else model.name_or_path
+        if base and Path(base).is_dir():
+            base = str(Path(base).resolve())  # an adapter must find its base from any working directory
+        return VoiceMeta(self.backend.name, base, self.recipe.strategy.name, model.vocoder)
+
+    # ---- train -------------------------------------------------------------------------------
+    def train(self) -> float:
+        start = time.perf_counter()
+        self.trainer.train(resume_from_checkpoint=self.args.resume_from_checkpoint)
+        return time.perf_counter() - start
+
+    # ---- finish ------------------------------------------------------------------------------
+    def finish(self, train_seconds: float) -> RunResult:
+        result = RunResult(self.out, train_seconds=train_seconds)
+        self.trainer.accelerator.wait_for_everyone()
+        if not self.trainer.is_world_process_zero():
+            return result
+        save_voice(self.voice, self.processor, self.out, self._meta(), self.recipe.output.save_dtype)
+        result.outputs["voice"] = self.out
+        if (self.out / "skipped.csv").is_file():
+            result.outputs["skipped clips"] = self.out / "skipped.csv"
+        if curve := loss_curve(self.trainer.state.log_history, self.out / "loss_curve.png"):
+            result.outputs["loss curve"] = curve
+        if self.recipe.evaluation.enabled and self.data.eval is not None:
+            result.metrics = self._evaluate()
+            result.outputs.update(
+                {"samples": self.out / "samples", "spectrograms": self.out / "spectrograms.png",
+                 "metrics": self.out / "metrics.json"}
+            )
+        return result
+
+    def _evaluate(self) -> dict:
+        cfg = self.recipe.evaluation
+        voice = self.voice.eval()
+        tokenizer = self.processor.tokenizer
+        systems = {}
+        notes = {}
+        if cfg.compare_base and self.recipe.model.init_config is None:
+            base_tts, _ = self.backend.load(self.recipe.model, [])
+            systems["base"], notes = self._base_system(base_tts, tokenizer)
+        systems["fine_tuned"] = _mel_fn(voice, voice.speakers.vector(), tokenizer, cfg)
+        vocoder = self.backend.load_vocoder(self.recipe.model.vocoder)
+
+        def to_audio(mel):
+            return self.backend.mel_to_audio(mel, self.processor, vocoder)
+
+        rate = self.backend.sampling_rate(self.processor)
+        return compare_systems(systems, to_audio, self.data.eval, cfg, self.out, rate, notes)
+
+    def _base_system(self, base_tts: torch.nn.Module, tokenizer) -> tuple[MelFn, dict]:
+        """The untouched base, speaking with its own voice nearest the target (a fair baseline:
+        a user without hf_vclone would pick that voice). A base without a speaker table of its
+        own (e.g. microsoft/speecht5_tts) speaks with the fine-tune's starting vector."""
+        cfg = self.recipe.evaluation
+        base_dir = self.recipe.model.name_or_path
+        if base_dir and (Path(base_dir) / SPEAKER_FILE).is_file():
+            table = SpeakerTable.load(base_dir)
+        else:
+            table = self.initial_speakers
+        base = self.backend.voice_class(base_tts, table).eval()
+        candidates = {name: _mel_fn(base, table.vector(name), tokenizer, cfg) for name in table.names}
+        name, scores = closest_system(candidates, self.data.train)
+        notes = {"base_speaker": name, "base_speaker_mcd_on_training_clips": scores}
+        return candidates[name], notes
+
+
+def _mel_fn(voice: torch.nn.Module, speaker: torch.Tensor, tokenizer, cfg) -> MelFn:
+    def mel(text: str):
+        ids = torch.tensor([tokenizer(text)["input_ids"]])
+        set_seed(cfg.seed)
+        return voice.generate_mel(ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio).numpy()
+
+    return mel
+
+
+def run(recipe: Recipe) -> RunResult:
+    job = FineTuneRun(recipe)
+    job.setup()
+    seconds = job.train()
+    return job.finish(seconds)

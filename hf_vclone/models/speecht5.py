@@ -1,0 +1,151 @@
+"""SpeechT5 backend: text -> log-mel with SpeechT5ForTextToSpeech, mel -> audio with HiFi-GAN or Griffin-Lim.
+
+Everything model-specific the rest of hf_vclone needs lives here: how to load (from the Hub, a
+local `save_pretrained` folder, or from scratch with a corpus-built tokenizer), how to featurise
+a clip, how to batch, which parameters are "lower layers", the LoRA defaults, and how to speak.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import librosa
+import numpy as np
+import torch
+from datasets import List, Value
+from torch import nn
+from transformers import SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor
+
+from ..config import ModelConfig
+from ..data.collator import SpectrogramCollator
+from .char_tokenizer import build_processor
+from .loading import from_pretrained, load_model
+from .speakers import SpeakerTable
+from ..errors import UserError
+
+
+class SpeechT5Voice(nn.Module):
+    """SpeechT5 plus the speaker table that conditions it; the unit the Trainer trains."""
+
+    def __init__(self, tts: nn.Module, speakers: SpeakerTable) -> None:
+        super().__init__()
+        self.tts = tts
+        self.speakers = speakers
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        speaker_ids: torch.Tensor | None = None,
+    ) -> Any:
+        if speaker_ids is None:
+            speaker_ids = torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
+        return self.tts(
+            input_ids=input_ids, attention_mask=attention_mask, labels=labels, speaker_embeddings=self.speakers(speaker_ids)
+        )
+
+    def train(self, mode: bool = True) -> "SpeechT5Voice":
+        """Frozen means frozen: a BatchNorm whose weights do not train keeps its running
+        statistics too. Otherwise they drift in train mode, are missing from a LoRA adapter,
+        and a reloaded voice sounds different from the one that was trained (STACK.md)."""
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                if not any(p.requires_grad for p in module.parameters()):
+                    module.eval()
+        return self
+
+    @torch.no_grad()
+    def generate_mel(
+        self, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float = 0.0, maxlenratio: float = 20.0
+    ) -> torch.Tensor:
+        """Autoregressive log-mel for one utterance, (frames, mel bins)."""
+        return self.tts.generate(
+            input_ids, speaker_embeddings=speaker.reshape(1, -1), minlenratio=minlenratio, maxlenratio=maxlenratio
+        )
+
+
+class SpeechT5Backend:
+    name = "speecht5"
+    voice_class = SpeechT5Voice
+    model_class = SpeechT5ForTextToSpeech
+    processor_class = SpeechT5Processor
+    # LoRA on attention, with the postnet (incl. its BatchNorm) trained and saved whole.
+    default_lora: dict = {
+        "r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "out_proj"],
+        "modules_to_save": ["speech_decoder_postnet"],
+    }
+
+    def load(self, cfg: ModelConfig, texts: list[str]) -> tuple[nn.Module, SpeechT5Processor]:
+        if cfg.init_config is not None:
+            return self._from_scratch(cfg, texts)
+        tts = load_model(SpeechT5ForTextToSpeech, cfg.name_or_path, "model.name_or_path", cfg.config_overrides)
+        processor = from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor")
+        return tts, processor
+
+    def _from_scratch(self, cfg: ModelConfig, texts: list[str]) -> tuple[nn.Module, SpeechT5Processor]:
+        if cfg.processor in (None, "build"):
+            # Built in a scratch folder: the voice's own save writes the processor where it belongs.
+            with tempfile.TemporaryDirectory() as scratch:
+                processor = build_processor(texts, scratch)
+        else:
+            processor = from_pretrained(SpeechT5Processor, cfg.processor, "model.processor")
+        tok = processor.tokenizer
+        fields = {**cfg.init_config, **cfg.config_overrides}
+        config = SpeechT5Config(
+            **fields, vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
+        )
+        return SpeechT5ForTextToSpeech(config), processor
+
+    def sampling_rate(self, processor: SpeechT5Processor) -> int:
+        return int(processor.feature_extractor.sampling_rate)
+
+    def featurizer(self, processor: SpeechT5Processor):
+        extractor, tokenizer = processor.feature_extractor, processor.tokenizer
+
+        def featurize(wave: np.ndarray, text: str) -> dict:
+            mel = extractor(audio_target=wave, sampling_rate=extractor.sampling_rate)["input_values"][0]
+            return {"input_ids": tokenizer(text)["input_ids"], "labels": np.asarray(mel, dtype=np.float32)}
+
+        return featurize
+
+    # Arrow types of the featurizer's outputs
+    feature_schema = {"input_ids": List(Value("int32")), "labels": List(List(Value("float32")))}
+
+    def collator(self, tts: nn.Module, processor: SpeechT5Processor) -> SpectrogramCollator:
+        return SpectrogramCollator(processor.tokenizer.pad_token_id, tts.config.reduction_factor)
+
+    def speaker_dim(self, tts: nn.Module) -> int:
+        return int(tts.config.speaker_embedding_dim)
+
+    def lower_layer_prefixes(self, tts: nn.Module, n: int) -> list[str]:
+        """Text embeddings and prenets, then the lowest `n` encoder and decoder layers."""
+        enc = len(tts.speecht5.encoder.wrapped_encoder.layers)
+        dec = len(tts.speecht5.decoder.wrapped_decoder.layers)
+        if not 0 <= n <= min(enc, dec):
+            raise UserError(f"strategy.freeze_layers={n}, but the model has {enc} encoder and {dec} decoder layers")
+        prefixes = ["speecht5.encoder.prenet.", "speecht5.decoder.prenet."]
+        prefixes += [f"speecht5.encoder.wrapped_encoder.layers.{i}." for i in range(n)]
+        prefixes += [f"speecht5.decoder.wrapped_decoder.layers.{i}." for i in range(n)]
+        return prefixes
+
+    def load_vocoder(self, name: str | None) -> nn.Module | None:
+        return None if name is None else load_model(SpeechT5HifiGan, name, "model.vocoder").eval()
+
+    def mel_to_audio(self, mel: np.ndarray, processor: SpeechT5Processor, vocoder: nn.Module | None) -> np.ndarray:
+        """HiFi-GAN when the recipe names one; otherwise Griffin-Lim with the extractor's own STFT settings."""
+        if vocoder is not None:
+            with torch.no_grad():
+                return vocoder(torch.as_tensor(mel)).numpy()
+        fe = processor.feature_extractor
+        return librosa.feature.inverse.mel_to_audio(
+            np.power(10.0, mel.T), sr=fe.sampling_rate, n_fft=fe.n_fft, hop_length=fe.sample_stride,
+            win_length=fe.sample_size, fmin=fe.fmin, fmax=fe.fmax, power=1.0, n_iter=32,
+        ).astype(np.float32)

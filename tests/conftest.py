@@ -1,0 +1,65 @@
+"""Shared fixtures: a small espeak-ng corpus and a tiny SpeechT5 base, in the real layouts.
+
+The base is what `microsoft/speecht5_tts` looks like on disk (config.json, model.safetensors,
+processor files) plus hf_vclone's speaker table, written by the same `save_pretrained` code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
+
+from hf_vclone.data.demo_corpus import BASE_VOICES, build_demo_corpus
+from hf_vclone.data.sources import load_ljspeech
+from hf_vclone.export import VoiceMeta, save_voice
+from hf_vclone.models.char_tokenizer import build_processor
+from hf_vclone.models.speakers import SpeakerTable, random_unit_vector
+from hf_vclone.models.speecht5 import SpeechT5Voice
+
+TINY = dict(
+    hidden_size=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
+    encoder_ffn_dim=64, decoder_ffn_dim=64, reduction_factor=2, speech_decoder_prenet_units=32,
+    speech_decoder_postnet_units=32, speech_decoder_postnet_layers=2, speaker_embedding_dim=16,
+    encoder_layerdrop=0.0, decoder_layerdrop=0.0, max_speech_positions=1000, max_text_positions=200,
+)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five base voices x 6 clips and the held-out target x 10 clips."""
+    return build_demo_corpus(tmp_path_factory.mktemp("corpus"), clips_per_base_voice=6, target_clips=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny_base")
+    texts = load_ljspeech(corpus)["text"]
+    processor = build_processor(texts, directory / "tokenizer")
+    tok = processor.tokenizer
+    torch.manual_seed(0)
+    config = SpeechT5Config(**TINY, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    names = sorted(BASE_VOICES)
+    table = SpeakerTable(names, torch.stack([random_unit_vector(n, 16) for n in names]), trainable=False)
+    voice = SpeechT5Voice(SpeechT5ForTextToSpeech(config), table)
+    return save_voice(voice, processor, directory, VoiceMeta("speecht5", None, "full"))
+
+
+def tiny_recipe(corpus: Path, base: Path, out: Path, **sections) -> dict:
+    """A recipe dict that fine-tunes the tiny base to the target voice in a few seconds."""
+    recipe = {
+        "model": {"name_or_path": str(base)},
+        "speaker": {"mode": "learned"},
+        "data": {"path": str(corpus), "speakers": ["us_f5"], "eval_size": 2},
+        "strategy": {"name": "full"},
+        "evaluation": {"num_samples": 2, "minlenratio": 0.5, "maxlenratio": 2.0},
+        "output": {"dir": str(out)},
+        "training": {"max_steps": 4, "per_device_train_batch_size": 4, "learning_rate": 1e-3,
+                     "save_strategy": "no", "use_cpu": True, "logging_steps": 1, "seed": 0},
+    }
+    for key, value in sections.items():
+        recipe[key] = {**recipe.get(key, {}), **value}
+    return recipe

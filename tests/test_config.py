@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hf_vclone.config import RecipeError, load_recipe, recipe_from_dict
+from hf_vclone.models import BACKENDS
+from hf_vclone.strategies import STRATEGIES
+
+RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_every_shipped_recipe_loads_and_says_how_to_launch(path: Path) -> None:
+    recipe = load_recipe(path)
+    recipe.training_arguments()
+    header = path.read_text().splitlines()[:8]
+    assert any("train.py" in line and path.name in line for line in header), "header must give the launch command"
+
+
+def test_unknown_keys_and_wrong_types_are_all_reported_at_once() -> None:
+    raw = {
+        "model": {"nme_or_path": "x"},
+        "data": {"eval_size": "ten", "speakers": "p225"},
+        "strategy": {"name": "bogus"},
+        "training": {"learning_rat": 1e-4, "max_steps": "many"},
+        "extra": {},
+    }
+    with pytest.raises(RecipeError) as info:
+        recipe_from_dict(raw)
+    message = str(info.value)
+    for needle in ["model.nme_or_path", "data.eval_size", "data.speakers", "strategy.name", "full, freeze_lower, lora",
+                   "training.learning_rat", "training.max_steps", "unknown section 'extra'"]:
+        assert needle in message
+    assert len(info.value.problems) == 7
+
+
+def test_overrides_reach_nested_fields_and_parse_yaml_values() -> None:
+    recipe = recipe_from_dict(
+        {"data": {"path": "d"}},
+        ["strategy.name=lora", "strategy.lora.r=4", "training.learning_rate=1e-4", "data.speakers=[a, b]"],
+    )
+    assert recipe.strategy.name == "lora"
+    assert recipe.strategy.lora == {"r": 4}
+    assert recipe.data.speakers == ["a", "b"]
+    assert recipe.training_arguments().learning_rate == pytest.approx(1e-4)
+
+
+def test_bad_override_is_named() -> None:
+    with pytest.raises(RecipeError, match="training.max_stepz"):
+        recipe_from_dict({}, ["training.max_stepz=3"])
+    with pytest.raises(RecipeError, match="key.sub=value"):
+        recipe_from_dict({}, ["nonsense"])
+
+
+def test_output_dir_lives_in_one_place() -> None:
+    with pytest.raises(RecipeError, match="output.dir"):
+        recipe_from_dict({"training": {"output_dir": "x"}})
+
+
+def test_missing_recipe_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="does not exist"):
+        load_recipe(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(bad)
+
+
+def test_config_choices_match_the_registries() -> None:
+    import typing
+
+    from hf_vclone.config import BackendName, StrategyName
+
+    assert set(typing.get_args(StrategyName)) == set(STRATEGIES)
+    assert set(typing.get_args(BackendName)) == set(BACKENDS)
+
+
+def test_recipe_round_trips_through_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"strategy": {"name": "freeze_lower", "freeze_layers": 2}}))
+    assert load_recipe(path).strategy.freeze_layers == 2
