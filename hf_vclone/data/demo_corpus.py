@@ -1,0 +1,130 @@
+"""An offline multi-speaker demo corpus spoken by espeak-ng, in the LJSpeech layout.
+
+Nobody here owns recordings we could ship, and the Hub is out of reach, so the quickstart and the
+tests speak their own corpus. Each espeak-ng voice + variant + pitch + speed is one "speaker".
+Every speaker reads different sentences from a small seeded grammar, so the held-out target's
+test sentences are text no model has seen.
+
+Layout (one LJSpeech folder per speaker, which is what `data.path` accepts):
+    <root>/<speaker>/wavs/<speaker>_0001.wav
+    <root>/<speaker>/metadata.csv      # id|text
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+# name -> espeak-ng arguments (voice+variant, pitch 0-99, words per minute)
+BASE_VOICES: dict[str, list[str]] = {
+    "us_m1": ["-v", "en-us+m1", "-p", "40", "-s", "165"],
+    "gb_m3": ["-v", "en-gb+m3", "-p", "30", "-s", "150"],
+    "us_f2": ["-v", "en-us+f2", "-p", "55", "-s", "170"],
+    "sc_m2": ["-v", "en-gb-scotland+m2", "-p", "50", "-s", "145"],
+    "rp_f4": ["-v", "en-gb-x-rp+f4", "-p", "65", "-s", "160"],
+}
+# The held-out voice the quickstart clones: a variant and pitch none of the base voices has.
+TARGET_VOICE: dict[str, list[str]] = {"us_f5": ["-v", "en-us+f5", "-p", "85", "-s", "135"]}
+
+_SUBJECTS = [
+    "the old farmer", "a young painter", "my neighbour", "the tall soldier", "her little brother",
+    "the quiet teacher", "a busy doctor", "the clever fox", "our captain", "the brown dog",
+    "a tired sailor", "the singer", "his grandmother", "the small girl", "a strange visitor",
+    "the baker", "every student", "the king", "a lonely wolf", "the pilot",
+]
+_VERBS = [
+    "carried", "painted", "found", "opened", "watched", "cleaned", "borrowed", "dropped",
+    "wanted", "pushed", "followed", "counted", "measured", "repaired", "hid", "sold", "bought",
+    "described", "noticed", "delivered",
+]
+_OBJECTS = [
+    "a heavy box", "the red door", "seven apples", "an empty bottle", "the green lamp",
+    "a wooden chair", "the broken clock", "some fresh bread", "a silver coin", "the long letter",
+    "a warm blanket", "the yellow kite", "three black stones", "the map", "a paper boat",
+    "the golden ring", "a cup of tea", "the blue jacket", "a bag of rice", "the garden gate",
+]
+_PLACES = [
+    "near the river", "in the morning", "behind the house", "at the market", "before dinner",
+    "under the bridge", "after the storm", "across the field", "by the window", "in the kitchen",
+    "on the hill", "during the winter", "at the station", "beside the lake", "in the evening",
+]
+_ENDINGS = [
+    "and smiled", "without a word", "very slowly", "with great care", "and went home",
+    "for no reason", "twice", "quite quickly", "while singing", "yesterday",
+]
+_QUESTIONS = ["Why", "When", "Where", "How often"]
+
+
+def sentences(count: int, seed: int) -> list[str]:
+    """`count` distinct sentences from a seeded grammar: statements, questions and exclamations."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    out: list[str] = []
+    while len(out) < count:
+        subject, verb, obj = rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_OBJECTS)
+        kind = rng.random()
+        if kind < 0.7:
+            text = f"{subject.capitalize()} {verb} {obj} {rng.choice(_PLACES)} {rng.choice(_ENDINGS)}."
+        elif kind < 0.85:
+            text = f"{rng.choice(_QUESTIONS)} had {subject} {verb.rstrip('d')} {obj} {rng.choice(_PLACES)}?"
+        else:
+            text = f"{subject.capitalize()} {verb} {obj}, {rng.choice(_PLACES)}!"
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def require_espeak() -> str:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError(
+            "espeak-ng is not installed; the offline demo corpus is spoken by it. "
+            "Install it with `sudo apt-get install -y espeak-ng` (or run `make setup`)."
+        )
+    return exe
+
+
+def build_demo_corpus(
+    root: str | Path,
+    clips_per_base_voice: int = 150,
+    target_clips: int = 50,
+    seed: int = 0,
+    workers: int = 4,
+) -> Path:
+    """Write every speaker's folder under `root`; existing complete speakers are kept as they are."""
+    exe = require_espeak()
+    root = Path(root)
+    voices = {**BASE_VOICES, **TARGET_VOICE}
+    texts = sentences(clips_per_base_voice * len(BASE_VOICES) + target_clips, seed)
+    jobs: list[tuple[str, list[str], list[str]]] = []
+    start = 0
+    for name, args in voices.items():
+        n = target_clips if name in TARGET_VOICE else clips_per_base_voice
+        jobs.append((name, args, texts[start : start + n]))
+        start += n
+    todo = [job for job in jobs if not (root / job[0] / "metadata.csv").is_file()]
+    if not todo:
+        return root
+    tasks = []
+    for name, args, lines in todo:
+        (root / name / "wavs").mkdir(parents=True, exist_ok=True)
+        for i, text in enumerate(lines, 1):
+            tasks.append((exe, args, text, root / name / "wavs" / f"{name}_{i:04d}.wav"))
+    with ThreadPoolExecutor(workers) as pool:
+        list(tqdm(pool.map(_speak, tasks), total=len(tasks), desc="espeak-ng demo corpus", unit="clip"))
+    for name, _, lines in todo:
+        # metadata.csv last: its presence marks the speaker complete, so a killed run is redone.
+        rows = [f"{name}_{i:04d}|{text}" for i, text in enumerate(lines, 1)]
+        (root / name / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def _speak(task: tuple[str, list[str], str, Path]) -> None:
+    exe, args, text, out = task
+    subprocess.run([exe, *args, "-w", str(out), text], check=True, capture_output=True)
