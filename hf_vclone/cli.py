@@ -1,4 +1,9 @@
-"""`hf-vclone train RECIPE [key=value ...]` and `hf-vclone synthesize --model DIR --text ... --out a.wav`."""
+"""The `hf-vclone` command: train, prepare, synthesize.
+
+    hf-vclone train RECIPE [key=value ...]
+    hf-vclone prepare RECIPE [key=value ...]
+    hf-vclone synthesize --model DIR --text "..." --out a.wav
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,25 @@ def _summary(result) -> str:
     return "\n".join(lines)
 
 
+def _prepare(ns: argparse.Namespace) -> int:
+    """Check and cache the data of a recipe without training; `train` reuses the cache."""
+    import time
+
+    from .config import load_recipe
+    from .finetune import FineTuneRun
+
+    start = time.perf_counter()
+    job = FineTuneRun(load_recipe(ns.recipe, ns.overrides))
+    data = job.prepare_data()
+    print(f"{data.summary()} in {time.perf_counter() - start:.1f} s")
+    if data.cache:
+        print(f"  features        {data.cache} ({'reused' if data.from_cache else 'computed and cached'})")
+    for name in ("data_card.md", "durations.png", "skipped.csv"):
+        if (job.out / name).is_file():
+            print(f"  {name:<15} {job.out / name}")
+    return 0
+
+
 def _synthesize(ns: argparse.Namespace) -> int:
     from .synthesize import Synthesizer
 
@@ -45,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("recipe", help="path to a recipe, e.g. recipes/quickstart.yaml")
     train.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. training.max_steps=50")
     train.set_defaults(func=_train)
+    prep = sub.add_parser("prepare", help="check, clean and cache a recipe's data; report every skipped clip")
+    prep.add_argument("recipe")
+    prep.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. data.num_proc=2")
+    prep.set_defaults(func=_prepare)
     synth = sub.add_parser("synthesize", help="speak text with a fine-tuned voice or adapter")
     synth.add_argument("--model", required=True, help="a folder written by `hf-vclone train`")
     synth.add_argument("--text", required=True)

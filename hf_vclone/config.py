@@ -22,7 +22,7 @@ from .errors import UserError
 BackendName = Literal["speecht5"]
 StrategyName = Literal["full", "freeze_lower", "lora"]
 SpeakerMode = Literal["learned", "file", "per_speaker"]
-DataFormat = Literal["ljspeech"]
+DataFormat = Literal["ljspeech", "librispeech", "vctk", "libritts", "common_voice", "folder", "manifest", "hub"]
 
 
 class RecipeError(UserError):
@@ -53,19 +53,37 @@ class SpeakerConfig:
 
 @dataclass
 class DataConfig:
+    # --- where the clips come from
     format: DataFormat = "ljspeech"
-    path: str = ""  # an LJSpeech folder, or a folder of them (one per speaker)
-    speakers: list[str] | None = None  # keep only these speakers (folder names)
+    path: str = ""  # a local corpus folder or manifest file; for format=hub, the dataset id (or a local copy of one)
+    speaker: str | list[str] | None = None  # keep only this speaker (or these); none keeps all
     exclude_speakers: list[str] = field(default_factory=list)
     generate_demo: bool = False  # build the offline espeak-ng demo corpus at `path` if it is missing
+    dataset_config: str | None = None  # format=hub: the dataset's config name (e.g. "clean")
+    split: str = "train"  # format=hub: which split
+    audio_column: str = "audio"  # format=hub: column names
+    text_column: str = "text"
+    speaker_column: str | None = "speaker_id"
+    id_column: str | None = "id"
+    streaming: bool = False  # read lazily, for corpora too large to prepare whole (needs training.max_steps)
+    # --- what is held out and how much is used
     eval_size: int = 0  # clips held out (never trained on) for evaluation
     max_minutes: float | None = None  # cap on training audio, for "a few minutes of one speaker"
-    min_seconds: float = 0.3
-    max_seconds: float = 20.0
+    seed: int = 0
+    # --- clean-up
     loudness_lufs: float = -23.0  # EBU R128 target
     trim_top_db: float = 40.0  # silence threshold below peak for leading/trailing trim
     num_proc: int | None = None  # parallel preprocessing workers
-    seed: int = 0
+    # --- preflight checks (per clip; a failed check skips the clip and says why)
+    min_seconds: float = 0.3
+    max_seconds: float = 20.0
+    max_clipped_fraction: float = 0.01  # share of samples at full scale before a clip counts as clipped
+    min_sample_rate_ratio: float = 0.5  # warn when a clip's rate is below this share of the model's
+    unknown_characters: Literal["skip", "keep"] = "skip"  # transcript characters the tokenizer cannot encode
+    chars_per_second_z: float | None = 5.0  # robust z-score beyond which text length does not fit the audio
+    max_bad_fraction: float = 0.5  # abort when more than this share of clips is skipped
+    normalize_text: bool = True  # expand numbers, abbreviations and symbols
+    language: str = "en"  # text normalisation language
 
 
 @dataclass

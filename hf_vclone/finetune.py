@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from datasets import IterableDataset
 from transformers import set_seed
 
-from .config import Recipe
+from .config import Recipe, RecipeError
 from .data.demo_corpus import build_demo_corpus
+from .data.card import write_data_card
 from .data.prepare import PreparedData, prepare
-from .data.sources import load_ljspeech
+from .data.sources import load_source
+from .data.text import get_normalizer
 from .evaluation import MelFn, closest_system, compare_systems
 from .export import VoiceMeta, save_voice
 from .models import get_backend
@@ -52,7 +55,8 @@ class FineTuneRun:
     def setup(self) -> None:
         set_seed(self.args.seed)
         with self.args.main_process_first(desc="prepare data"):
-            self.data, tts, self.processor = self._setup_data_and_model()
+            self.data = self.prepare_data()
+            tts = self.backend.load_model(self.recipe.model, self.processor)
         base_dir = self.recipe.model.name_or_path if self.recipe.model.init_config is None else None
         speakers = build_speakers(self.recipe.speaker, self.data.speakers, self.backend.speaker_dim(tts), base_dir)
         self.initial_speakers = copy.deepcopy(speakers)
@@ -61,6 +65,8 @@ class FineTuneRun:
         if self.args.should_log:
             print(self.data.summary())
             print(describe(self.voice, self.recipe.strategy.name))
+        if isinstance(self.data.train, IterableDataset) and self.args.max_steps <= 0:
+            raise RecipeError(["training.max_steps: data.streaming has no length; set max_steps"], self.recipe.source)
         self.trainer = VoiceTrainer(
             model=self.voice,
             args=self.args,
@@ -71,16 +77,22 @@ class FineTuneRun:
             voice_meta=self._meta(),
         )
 
-    def _setup_data_and_model(self) -> tuple[PreparedData, torch.nn.Module, object]:
-        data_cfg = self.recipe.data
-        if data_cfg.generate_demo:
-            build_demo_corpus(data_cfg.path)
-        raw = load_ljspeech(data_cfg.path, data_cfg.speakers, data_cfg.exclude_speakers)
-        tts, processor = self.backend.load(self.recipe.model, raw["text"])
+    def prepare_data(self) -> PreparedData:
+        """Corpus -> checked, cleaned, featurised and cached clips; `hf-vclone prepare` stops here.
+        Writes skipped.csv and the data card into the output folder."""
+        cfg = self.recipe.data
+        if cfg.normalize_text:
+            get_normalizer(cfg.language)  # an unknown language fails now, not after decoding
+        if cfg.generate_demo:
+            build_demo_corpus(cfg.path)
+        raw = load_source(cfg)
+        texts = [] if isinstance(raw, IterableDataset) else [t for t in raw["text"] if t]
+        self.processor = self.backend.load_processor(self.recipe.model, texts)
         report_dir = self.out if self.args.should_save else None
-        rate = self.backend.sampling_rate(processor)
-        data = prepare(raw, data_cfg, rate, self.backend.featurizer(processor), self.backend.feature_schema, report_dir)
-        return data, tts, processor
+        data = prepare(raw, cfg, self.backend.feature_spec(self.processor), report_dir)
+        if report_dir is not None and not isinstance(data.train, IterableDataset):
+            write_data_card(data, cfg.path, report_dir)
+        return data
 
     def _meta(self) -> VoiceMeta:
         model = self.recipe.model
@@ -103,8 +115,9 @@ class FineTuneRun:
             return result
         save_voice(self.voice, self.processor, self.out, self._meta(), self.recipe.output.save_dtype)
         result.outputs["voice"] = self.out
-        if (self.out / "skipped.csv").is_file():
-            result.outputs["skipped clips"] = self.out / "skipped.csv"
+        for name, file in [("data card", "data_card.md"), ("skipped clips", "skipped.csv")]:
+            if (self.out / file).is_file():
+                result.outputs[name] = self.out / file
         if curve := loss_curve(self.trainer.state.log_history, self.out / "loss_curve.png"):
             result.outputs["loss curve"] = curve
         if self.recipe.evaluation.enabled and self.data.eval is not None:
@@ -122,7 +135,7 @@ class FineTuneRun:
         systems = {}
         notes = {}
         if cfg.compare_base and self.recipe.model.init_config is None:
-            base_tts, _ = self.backend.load(self.recipe.model, [])
+            base_tts = self.backend.load_model(self.recipe.model, self.processor)
             systems["base"], notes = self._base_system(base_tts, tokenizer)
         systems["fine_tuned"] = _mel_fn(voice, voice.speakers.vector(), tokenizer, cfg)
         vocoder = self.backend.load_vocoder(self.recipe.model.vocoder)

@@ -13,7 +13,7 @@ import torch
 from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
 
 from hf_vclone.data.demo_corpus import BASE_VOICES, build_demo_corpus
-from hf_vclone.data.sources import load_ljspeech
+from hf_vclone.data.formats.ljspeech import read_ljspeech
 from hf_vclone.export import VoiceMeta, save_voice
 from hf_vclone.models.char_tokenizer import build_processor
 from hf_vclone.models.speakers import SpeakerTable, random_unit_vector
@@ -36,7 +36,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("tiny_base")
-    texts = load_ljspeech(corpus)["text"]
+    texts = [r["text"] for r in read_ljspeech(corpus)]
     processor = build_processor(texts, directory / "tokenizer")
     tok = processor.tokenizer
     torch.manual_seed(0)
@@ -53,7 +53,7 @@ def tiny_recipe(corpus: Path, base: Path, out: Path, **sections) -> dict:
     recipe = {
         "model": {"name_or_path": str(base)},
         "speaker": {"mode": "learned"},
-        "data": {"path": str(corpus), "speakers": ["us_f5"], "eval_size": 2},
+        "data": {"path": str(corpus), "speaker": "us_f5", "eval_size": 2},
         "strategy": {"name": "full"},
         "evaluation": {"num_samples": 2, "minlenratio": 0.5, "maxlenratio": 2.0},
         "output": {"dir": str(out)},

@@ -21,7 +21,7 @@ def test_every_shipped_recipe_loads_and_says_how_to_launch(path: Path) -> None:
 def test_unknown_keys_and_wrong_types_are_all_reported_at_once() -> None:
     raw = {
         "model": {"nme_or_path": "x"},
-        "data": {"eval_size": "ten", "speakers": "p225"},
+        "data": {"eval_size": "ten", "speaker": 225},
         "strategy": {"name": "bogus"},
         "training": {"learning_rat": 1e-4, "max_steps": "many"},
         "extra": {},
@@ -29,7 +29,7 @@ def test_unknown_keys_and_wrong_types_are_all_reported_at_once() -> None:
     with pytest.raises(RecipeError) as info:
         recipe_from_dict(raw)
     message = str(info.value)
-    for needle in ["model.nme_or_path", "data.eval_size", "data.speakers", "strategy.name", "full, freeze_lower, lora",
+    for needle in ["model.nme_or_path", "data.eval_size", "data.speaker", "strategy.name", "full, freeze_lower, lora",
                    "training.learning_rat", "training.max_steps", "unknown section 'extra'"]:
         assert needle in message
     assert len(info.value.problems) == 7
@@ -38,11 +38,11 @@ def test_unknown_keys_and_wrong_types_are_all_reported_at_once() -> None:
 def test_overrides_reach_nested_fields_and_parse_yaml_values() -> None:
     recipe = recipe_from_dict(
         {"data": {"path": "d"}},
-        ["strategy.name=lora", "strategy.lora.r=4", "training.learning_rate=1e-4", "data.speakers=[a, b]"],
+        ["strategy.name=lora", "strategy.lora.r=4", "training.learning_rate=1e-4", "data.speaker=[a, b]"],
     )
     assert recipe.strategy.name == "lora"
     assert recipe.strategy.lora == {"r": 4}
-    assert recipe.data.speakers == ["a", "b"]
+    assert recipe.data.speaker == ["a", "b"]
     assert recipe.training_arguments().learning_rate == pytest.approx(1e-4)
 
 

@@ -89,7 +89,7 @@ def test_cli_errors_are_one_clear_line(corpus: Path, tiny_base: Path, tmp_path: 
     cases = {
         "strategy.name: 'bogus' is not one of: full, freeze_lower, lora": {"strategy": {"name": "bogus"}},
         "is not a directory": {"model": {"name_or_path": str(tmp_path / "missing_checkpoint")}},
-        "data.speakers ['p225'] not found": {"data": {"speakers": ["p225"]}},
+        "data.speaker ['p225'] not found": {"data": {"speaker": "p225"}},
     }
     for needle, change in cases.items():
         recipe = write_recipe(tmp_path, tiny_recipe(corpus, tiny_base, tmp_path / "out", **change))

@@ -38,7 +38,7 @@ def test_file_vector_is_loaded_and_checked(tmp_path: Path) -> None:
 
 
 def test_cloning_one_voice_from_many_speakers_is_refused_with_the_fix() -> None:
-    with pytest.raises(UserError, match="select one with data.speakers"):
+    with pytest.raises(UserError, match="select one with data.speaker or"):
         build_speakers(SpeakerConfig(mode="learned"), ["a", "b"], 16, None)
 
 

@@ -20,7 +20,10 @@ import soxr
 
 
 class ClipError(ValueError):
-    """This clip cannot be used; the message is the reason shown in skipped.csv."""
+    """This clip cannot be used; the message is the reason shown in skipped.csv.
+
+    Messages read "kind: detail" (e.g. "file not found: wavs/a.wav"), so reports can count
+    reasons by kind while each row keeps its specifics."""
 
 
 def decode(path: str | None = None, data: bytes | None = None) -> tuple[np.ndarray, int]:
@@ -33,9 +36,9 @@ def decode(path: str | None = None, data: bytes | None = None) -> tuple[np.ndarr
     try:
         wave, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise ClipError(f"cannot decode audio ({err})") from None
+        raise ClipError(f"cannot decode: {err}; re-export the file as WAV or FLAC") from None
     if wave.size == 0:
-        raise ClipError("audio has no samples")
+        raise ClipError("empty audio: the file has no samples")
     return wave, rate
 
 

@@ -1,73 +1,86 @@
-"""Where the clips come from: LJSpeech-style folders, read through `datasets`.
+"""Where the clips come from: a corpus in its own layout, a manifest, or a Hub dataset, all
+through `datasets`, all ending in the same columns:
 
-Every source yields the same columns, so everything downstream is source-agnostic:
-    id (str), speaker (str), text (str), audio ({"path", "bytes"} via `Audio(decode=False)`)
-Audio is not decoded here: datasets decodes only through torchcodec, which has no CPU build
-beside torch 2.13 (STACK.md), so `audio.decode` reads the bytes/path with soundfile later.
+    id (str), speaker (str), text (str | None), audio ({"path", "bytes"}), problem (str)
+
+so everything downstream is source-agnostic. Audio is not decoded here: datasets decodes only
+through torchcodec, which has no CPU build beside torch 2.13 (STACK.md), so `audio.decode`
+reads the bytes/path with soundfile later. `problem` carries a reason the row cannot be used
+(found while listing), so the skipped-clips report can name it instead of losing the row.
 """
 
 from __future__ import annotations
 
-import csv
+from collections import Counter
 from pathlib import Path
 
-from ..errors import UserError
-from datasets import Audio, Dataset, Features, Value, concatenate_datasets, load_dataset
+from datasets import Audio, Dataset, IterableDataset
+
+from ..config import DataConfig
+from .formats import READERS
+from .formats.common import DataError
+
+__all__ = ["DataError", "load_source", "speakers_of"]
 
 
-class DataError(UserError):
-    """The data cannot be used as configured; the message names the path and the fix."""
+def load_source(cfg: DataConfig) -> Dataset | IterableDataset:
+    if cfg.format == "hub":
+        from .formats.hub import load_hub
 
-
-LJSPEECH_COLUMNS = ["id", "text", "normalized_text"]
-
-
-def ljspeech_folders(path: str | Path, speakers: list[str] | None, exclude: list[str]) -> dict[str, Path]:
-    """One folder with metadata.csv is one speaker; a folder of such folders is many."""
-    root = Path(path)
-    if not root.is_dir():
-        raise DataError(f"data.path {root} is not a directory; point it at an LJSpeech folder (wavs/ + metadata.csv)")
-    if (root / "metadata.csv").is_file():
-        found = {root.name: root}
+        ds = load_hub(cfg)
     else:
-        found = {d.name: d for d in sorted(root.iterdir()) if (d / "metadata.csv").is_file()}
-    if not found:
-        raise DataError(
-            f"no metadata.csv in {root} or its subfolders; expected the LJSpeech layout "
-            "wavs/<id>.wav + metadata.csv with lines id|text"
-        )
-    if speakers is not None:
-        missing = [s for s in speakers if s not in found]
+        rows = READERS[cfg.format](Path(cfg.path))
+        if not rows:
+            raise DataError(f"data.path {cfg.path} holds no clips in the {cfg.format} layout")
+        ds = Dataset.from_list(rows).cast_column("audio", Audio(decode=False))
+    ds = _select_speakers(ds, cfg)
+    if isinstance(ds, Dataset):
+        ds = _mark_duplicate_ids(ds)
+        if cfg.streaming:
+            ds = ds.to_iterable_dataset()
+    return ds
+
+
+def _wanted(cfg: DataConfig) -> list[str] | None:
+    return [cfg.speaker] if isinstance(cfg.speaker, str) else cfg.speaker
+
+
+def _select_speakers(ds: Dataset | IterableDataset, cfg: DataConfig) -> Dataset | IterableDataset:
+    wanted, excluded = _wanted(cfg), set(cfg.exclude_speakers)
+    if isinstance(ds, Dataset):
+        available = sorted(set(ds["speaker"]))
+        missing = [s for s in wanted or [] if s not in available]
         if missing:
-            raise DataError(f"data.speakers {missing} not found in {root}; available: {', '.join(found)}")
-        found = {s: found[s] for s in speakers}
-    found = {name: d for name, d in found.items() if name not in exclude}
-    if not found:
-        raise DataError(f"every speaker in {root} was excluded; check data.speakers and data.exclude_speakers")
-    return found
+            shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
+            raise DataError(f"data.speaker {missing} not found in {cfg.path}; available: {shown}")
+        if not set(wanted or available) - excluded:
+            raise DataError(f"every speaker in {cfg.path} was excluded; check data.speaker and data.exclude_speakers")
+    if wanted is None and not excluded:
+        return ds
+    keep = set(wanted) if wanted is not None else None
+    return ds.filter(lambda s: (keep is None or s in keep) and s not in excluded, input_columns="speaker")
 
 
-def load_ljspeech(path: str | Path, speakers: list[str] | None = None, exclude: list[str] = ()) -> Dataset:
-    parts = [_load_speaker(name, folder) for name, folder in ljspeech_folders(path, speakers, list(exclude)).items()]
-    return concatenate_datasets(parts).cast_column("audio", Audio(decode=False))
+def _mark_duplicate_ids(ds: Dataset) -> Dataset:
+    """A second clip with an id already seen is kept as a row with a problem, never merged."""
+    counts = Counter(ds["id"])
+    if all(n == 1 for n in counts.values()):
+        return ds
+    first: dict[str, int] = {}
+    for index, clip_id in enumerate(ds["id"]):
+        first.setdefault(clip_id, index)
+
+    def mark(row: dict, index: int) -> dict:
+        if first[row["id"]] != index and not row["problem"]:
+            return {"problem": f"duplicate id: '{row['id']}' already used by row {first[row['id']] + 1}"}
+        return {}
+
+    return ds.map(mark, with_indices=True, desc="check duplicate ids")
 
 
-def _load_speaker(name: str, folder: Path) -> Dataset:
-    features = Features({c: Value("string") for c in LJSPEECH_COLUMNS})
-    table = load_dataset(
-        "csv",
-        data_files=str(folder / "metadata.csv"),
-        split="train",
-        sep="|",
-        header=None,
-        column_names=LJSPEECH_COLUMNS,
-        quoting=csv.QUOTE_NONE,  # LJSpeech transcripts contain bare quotes
-        keep_default_na=False,  # a transcript that reads "NA" or "null" is still text
-        features=features,
-    )
-    wavs = str(folder / "wavs")
-
-    def locate(row: dict) -> dict:
-        return {"speaker": name, "audio": f"{wavs}/{row['id']}.wav", "text": row["text"] or ""}
-
-    return table.map(locate, remove_columns=["normalized_text"], desc=f"index {name}")
+def speakers_of(ds: Dataset) -> dict[str, float]:
+    """Minutes of audio per speaker in a prepared dataset."""
+    minutes: Counter = Counter()
+    for speaker, seconds in zip(ds["speaker"], ds["seconds"]):
+        minutes[speaker] += seconds / 60
+    return dict(sorted(minutes.items()))

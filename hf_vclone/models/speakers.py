@@ -72,7 +72,7 @@ def build_speakers(cfg: SpeakerConfig, speakers: list[str], dim: int, base_dir: 
     if len(speakers) != 1:
         raise UserError(
             f"speaker.mode={cfg.mode} clones one voice, but the data has {len(speakers)} speakers "
-            f"({', '.join(speakers)}); select one with data.speakers or use speaker.mode=per_speaker"
+            f"({', '.join(speakers)}); select one with data.speaker or use speaker.mode=per_speaker"
         )
     if cfg.mode == "file":
         if not cfg.path:

@@ -8,6 +8,7 @@ a clip, how to batch, which parameters are "lower layers", the LoRA defaults, an
 from __future__ import annotations
 
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,12 @@ from transformers import SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGa
 
 from ..config import ModelConfig
 from ..data.collator import SpectrogramCollator
+from ..data.features import LogMel
+from ..data.prepare import FeatureSpec
 from .char_tokenizer import build_processor
 from .loading import from_pretrained, load_model
-from .speakers import SpeakerTable
 from ..errors import UserError
+from .speakers import SpeakerTable
 
 
 class SpeechT5Voice(nn.Module):
@@ -82,42 +85,52 @@ class SpeechT5Backend:
         "modules_to_save": ["speech_decoder_postnet"],
     }
 
-    def load(self, cfg: ModelConfig, texts: list[str]) -> tuple[nn.Module, SpeechT5Processor]:
-        if cfg.init_config is not None:
-            return self._from_scratch(cfg, texts)
-        tts = load_model(SpeechT5ForTextToSpeech, cfg.name_or_path, "model.name_or_path", cfg.config_overrides)
-        processor = from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor")
-        return tts, processor
+    def load_model(self, cfg: ModelConfig, processor: SpeechT5Processor) -> nn.Module:
+        """Pretrained weights, or (with model.init_config) a fresh model sized to the processor's vocabulary."""
+        if cfg.init_config is None:
+            return load_model(SpeechT5ForTextToSpeech, cfg.name_or_path, "model.name_or_path", cfg.config_overrides)
+        tok = processor.tokenizer
+        config = SpeechT5Config(
+            **{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
+        )
+        return SpeechT5ForTextToSpeech(config)
 
-    def _from_scratch(self, cfg: ModelConfig, texts: list[str]) -> tuple[nn.Module, SpeechT5Processor]:
-        if cfg.processor in (None, "build"):
+    def load_processor(self, cfg: ModelConfig, texts: list[str]) -> SpeechT5Processor:
+        """The model's processor; for a model trained from scratch, a character tokenizer built
+        from `texts` when `model.processor` is "build" (or unset)."""
+        if cfg.init_config is not None and cfg.processor in (None, "build"):
             # Built in a scratch folder: the voice's own save writes the processor where it belongs.
             with tempfile.TemporaryDirectory() as scratch:
-                processor = build_processor(texts, scratch)
-        else:
-            processor = from_pretrained(SpeechT5Processor, cfg.processor, "model.processor")
-        tok = processor.tokenizer
-        fields = {**cfg.init_config, **cfg.config_overrides}
-        config = SpeechT5Config(
-            **fields, vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
-        )
-        return SpeechT5ForTextToSpeech(config), processor
+                return build_processor(texts, scratch)
+        return from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor")
 
     def sampling_rate(self, processor: SpeechT5Processor) -> int:
         return int(processor.feature_extractor.sampling_rate)
 
-    def featurizer(self, processor: SpeechT5Processor):
-        extractor, tokenizer = processor.feature_extractor, processor.tokenizer
-
-        def featurize(wave: np.ndarray, text: str) -> dict:
-            mel = extractor(audio_target=wave, sampling_rate=extractor.sampling_rate)["input_values"][0]
-            return {"input_ids": tokenizer(text)["input_ids"], "labels": np.asarray(mel, dtype=np.float32)}
-
-        return featurize
-
     # Arrow types of the featurizer's outputs
     feature_schema = {"input_ids": List(Value("int32")), "labels": List(List(Value("float32")))}
+
+    def feature_spec(self, processor: SpeechT5Processor) -> FeatureSpec:
+        extractor, tokenizer = processor.feature_extractor, processor.tokenizer
+        vocab = set(tokenizer.get_vocab())
+
+        log_mel = LogMel(extractor)
+
+        def featurize(wave: np.ndarray, text: str) -> dict:
+            mel = log_mel(wave)
+            return {"input_ids": tokenizer(text)["input_ids"], "labels": mel, "length": len(mel)}
+
+        def unknown_characters(text: str) -> list[str]:
+            # SpeechT5's tokenizer is character-level sentencepiece: a character outside the
+            # vocabulary becomes <unk>, which the model would read as noise. Sentencepiece
+            # NFKC-normalises first, so a character counts as known if its NFKC form is.
+            return sorted({
+                ch for ch in text
+                if not ch.isspace() and not all(c in vocab for c in unicodedata.normalize("NFKC", ch) if not c.isspace())
+            })
+
+        return FeatureSpec(int(extractor.sampling_rate), featurize, self.feature_schema, unknown_characters)
 
     def collator(self, tts: nn.Module, processor: SpeechT5Processor) -> SpectrogramCollator:
         return SpectrogramCollator(processor.tokenizer.pad_token_id, tts.config.reduction_factor)
