@@ -2,6 +2,7 @@
 
     hf-vclone train RECIPE [key=value ...]
     hf-vclone prepare RECIPE [key=value ...]
+    hf-vclone evaluate --model DIR RECIPE [key=value ...]
     hf-vclone synthesize --model DIR --text "..." --out a.wav
 """
 
@@ -27,11 +28,7 @@ def _summary(result) -> str:
     lines = [f"\nDone in {result.train_seconds / 60:.1f} min of training. Outputs:"]
     lines += [f"  {name:<15} {path}" for name, path in result.outputs.items()]
     if result.metrics:
-        lines.append("Held-out sentences, MCD in dB (lower is closer to the target), counted/all by length ratio:")
-        for name, s in result.metrics["systems"].items():
-            mcd = "n/a" if s["mcd_mean"] is None else f"{s['mcd_mean']:.2f}"
-            total = s["counted"] + s["excluded_by_length"]
-            lines.append(f"  {name:<15} MCD {mcd}  ({s['counted']}/{total} counted, mean length ratio {s['length_ratio_mean']:.2f})")
+        lines.append(_metrics_table(result.metrics))
     return "\n".join(lines)
 
 
@@ -54,6 +51,32 @@ def _prepare(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(ns: argparse.Namespace) -> int:
+    from .config import load_recipe
+    from .finetune import FineTuneRun
+
+    out = ns.out or f"{ns.model.rstrip('/')}/evaluation"
+    report = FineTuneRun(load_recipe(ns.recipe, ns.overrides)).evaluate_saved(ns.model, out)
+    print(_metrics_table(report))
+    print(f"report: {out}/report.md")
+    return 0
+
+
+def _metrics_table(report: dict) -> str:
+    lines = ["Held-out sentences (MCD dB and F0 cents: lower is closer; similarity: higher is closer):"]
+    for name, s in report["systems"].items():
+        def fmt(key: str, spec: str) -> str:
+            return "n/a" if s.get(key) is None else format(s[key], spec)
+
+        total = s["counted"] + s["excluded_by_length"]
+        lines.append(
+            f"  {name:<11} MCD {fmt('mcd', '.2f')}  F0 {fmt('f0_rmse_cents', '.0f')}  similarity "
+            f"{fmt('speaker_similarity', '.3f')}  RTF {fmt('rtf', '.3f')}  ({s['counted']}/{total} counted, "
+            f"length ratio {fmt('length_ratio_mean', '.2f')})"
+        )
+    return "\n".join(lines)
+
+
 def _synthesize(ns: argparse.Namespace) -> int:
     from .synthesize import Synthesizer
 
@@ -73,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("recipe")
     prep.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. data.num_proc=2")
     prep.set_defaults(func=_prepare)
+    ev = sub.add_parser("evaluate", help="score a saved voice on a recipe's held-out recordings; write a report")
+    ev.add_argument("--model", required=True, help="a folder written by `hf-vclone train`")
+    ev.add_argument("recipe", help="the recipe whose data (and held-out split) and base model to use")
+    ev.add_argument("overrides", nargs="*")
+    ev.add_argument("--out", default=None, help="report folder (default: MODEL/evaluation)")
+    ev.set_defaults(func=_evaluate)
     synth = sub.add_parser("synthesize", help="speak text with a fine-tuned voice or adapter")
     synth.add_argument("--model", required=True, help="a folder written by `hf-vclone train`")
     synth.add_argument("--text", required=True)

@@ -103,6 +103,8 @@ class EvaluationConfig:
     seed: int = 0  # SpeechT5's prenet dropout is active at inference; a fixed seed makes samples repeatable
     minlenratio: float = 0.5
     maxlenratio: float = 8.0
+    speaker_encoder: str | None = None  # WavLMForXVector id/folder (e.g. microsoft/wavlm-base-plus-sv); none: offline encoder
+    during_training: int = 2  # held-out sentences spoken, scored and logged at each `eval_strategy` evaluation
 
 
 @dataclass

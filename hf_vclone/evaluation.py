@@ -1,68 +1,135 @@
-"""Score voices on held-out sentences: samples, a spectrogram comparison and metrics.json.
+"""Score voices on held-out sentences: samples, metrics.json, spectrograms and a report.
 
-A "system" is anything that turns text into a log-mel: the untouched base, the fine-tuned voice.
-Each speaks the same held-out sentences with the same seed, and each is compared with the
-target speaker's real recording of that sentence (MCD with DTW, beside the length ratio).
+A "system" turns text into a log-mel (and a vocoder turns that into audio): the untouched base,
+the fine-tuned voice. Each speaks the same held-out sentences with the same seed and is compared
+with the target speaker's real recording of that sentence:
+
+- MCD with DTW, beside the length ratio (a distance counts only when the length is plausible);
+- log-F0 RMSE in cents and the voicing error;
+- speaker similarity from a speaker encoder (the report names which one);
+- real-time factor of synthesis (seconds of compute per second of audio).
+
+Intelligibility (CER) needs an ASR model; none is available offline, so it is reported as
+skipped, never estimated. The metrics are `evaluate` modules in `hf_vclone.metric_modules`.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import evaluate
 import numpy as np
 import soundfile as sf
 from datasets import Dataset
 from tqdm.auto import tqdm
 
 from .config import EvaluationConfig
-from .data.audio import decode, to_mono
-from .metrics import LENGTH_RATIO_BOUNDS, mcd_dtw, summarize
+from .metric_modules import metric_path
+from .metrics import LENGTH_RATIO_BOUNDS
 from .plots import spectrogram_comparison
+from .report import write_report
 
 MelFn = Callable[[str], np.ndarray]  # text -> (frames, bins) log10 mel
 AudioFn = Callable[[np.ndarray], np.ndarray]  # mel -> waveform
+ReferenceFn = Callable[[dict], np.ndarray]  # dataset row -> cleaned reference waveform at the model's rate
+CER_NOTE = "skipped: no ASR model is available offline (intelligibility is not estimated without one)"
+
+
+@dataclass
+class Spoken:
+    mels: list[np.ndarray]
+    waves: list[np.ndarray]
+    seconds: float  # wall time spent synthesizing
+
+
+@cache
+def _metric(name: str) -> evaluate.EvaluationModule:
+    return evaluate.load(metric_path(name))
+
+
+def speak(mel_fn: MelFn, to_audio: AudioFn, texts: list[str], name: str) -> Spoken:
+    mels, waves, spent = [], [], 0.0
+    for text in tqdm(texts, desc=f"synthesize held-out sentences ({name})", unit="sentence"):
+        start = time.perf_counter()
+        mel = mel_fn(text)
+        wave = to_audio(mel)
+        spent += time.perf_counter() - start
+        mels.append(mel)
+        waves.append(wave)
+    return Spoken(mels, waves, spent)
+
+
+def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], rate: int,
+          speaker_encoder: str | None) -> dict:
+    """All metrics for one system; `per_sample` keeps each sentence's figures."""
+    mcd = _metric("mel_cepstral_distortion").compute(predictions=spoken.mels, references=ref_mels)
+    f0 = _metric("f0_error").compute(
+        predictions=spoken.waves, references=ref_waves, sampling_rate=rate,
+        prediction_mels=spoken.mels, reference_mels=ref_mels,
+    )
+    sim = _metric("speaker_similarity").compute(
+        predictions=spoken.waves, references=ref_waves, sampling_rate=rate, encoder=speaker_encoder
+    )
+    per_sample = [
+        {**d, **p, "speaker_similarity": s}
+        for d, p, s in zip(mcd.pop("per_sample"), f0.pop("per_sample"), sim.pop("per_sample"))
+    ]
+    summary = {
+        "mcd": mcd["mcd"], "counted": mcd["counted"], "excluded_by_length": mcd["excluded_by_length"],
+        "length_ratio_mean": mcd["length_ratio_mean"], **f0, **sim, "rtf": spoken.seconds / max(
+            sum(len(w) for w in spoken.waves) / rate, 1e-9), "cer": None,
+    }
+    return {"summary": summary, "per_sample": per_sample}
 
 
 def compare_systems(
     systems: dict[str, MelFn], to_audio: AudioFn, rows: Dataset, cfg: EvaluationConfig, out_dir: str | Path,
-    sampling_rate: int, notes: dict | None = None,
+    sampling_rate: int, reference_audio: ReferenceFn, notes: dict | None = None,
 ) -> dict:
     out_dir = Path(out_dir)
     samples_dir = out_dir / "samples"
     samples_dir.mkdir(parents=True, exist_ok=True)
     rows = rows.select(range(min(cfg.num_samples, len(rows))))
-    per_sample, distances = [], {name: [] for name in systems}
-    first_mels: dict[str, np.ndarray] = {}
-    for i, row in enumerate(tqdm(rows, desc="synthesize held-out sentences", unit="sentence")):
-        reference = np.asarray(row["labels"], dtype=np.float32)
-        _write_reference(row, samples_dir / f"{row['id']}_reference.wav")
-        entry = {"id": row["id"], "text": row["text"], "reference_frames": len(reference)}
-        mels = {"reference (real recording)": reference}
-        for name, mel_fn in systems.items():
-            mel = mel_fn(row["text"])
-            distance = mcd_dtw(reference, mel)
-            distances[name].append(distance)
-            entry[name] = {**distance.as_dict(), "frames": len(mel), "wav": f"samples/{row['id']}_{name}.wav"}
-            sf.write(str(samples_dir / f"{row['id']}_{name}.wav"), to_audio(mel), sampling_rate)
-            mels[name] = mel
-        per_sample.append(entry)
-        if i == 0:
-            first_mels, first_text = mels, row["text"]
+    texts, ids = list(rows["text"]), list(rows["id"])
+    ref_mels = [np.asarray(m, dtype=np.float32) for m in rows["labels"]]
+    ref_waves = [reference_audio(row) for row in rows]
+    for clip_id, wave in zip(ids, ref_waves):
+        sf.write(str(samples_dir / f"{clip_id}_reference.wav"), wave, sampling_rate)
+    results, spoken_by = {}, {}
+    for name, mel_fn in systems.items():
+        spoken = spoken_by[name] = speak(mel_fn, to_audio, texts, name)
+        for clip_id, wave in zip(ids, spoken.waves):
+            sf.write(str(samples_dir / f"{clip_id}_{name}.wav"), wave, sampling_rate)
+        results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder)
+    samples = []
+    for i, (clip_id, text) in enumerate(zip(ids, texts)):
+        entry = {"id": clip_id, "text": text, "reference_frames": len(ref_mels[i]),
+                 "reference_wav": f"samples/{clip_id}_reference.wav"}
+        for name in systems:
+            entry[name] = {**results[name]["per_sample"][i], "frames": len(spoken_by[name].mels[i]),
+                           "wav": f"samples/{clip_id}_{name}.wav"}
+        samples.append(entry)
     report = {
-        "metric": (
-            "MCD (dB, DTW-aligned mel-cepstra c1-c13 from the 80-band log-mel); lower is closer. "
-            "Compare systems within this file; the scale differs from MCD on WORLD/SPTK mel-cepstra."
-        ),
+        "metrics": "MCD: dB, DTW-aligned mel-cepstra c1-c13 of the 80-band log-mel, lower is closer (compare "
+                   "systems within this file; the scale differs from MCD on WORLD/SPTK mel-cepstra). F0: RMSE in "
+                   "cents over frames voiced in both, voicing error as a share of frames. Speaker similarity: "
+                   "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second.",
         "length_ratio_bounds": list(LENGTH_RATIO_BOUNDS),
+        "cer": CER_NOTE,
         **(notes or {}),
-        "systems": {name: summarize(d) for name, d in distances.items()},
-        "samples": per_sample,
+        "systems": {name: r["summary"] for name, r in results.items()},
+        "samples": samples,
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if first_mels:
-        spectrogram_comparison(first_mels, f'"{first_text}"', out_dir / "spectrograms.png")
+    if samples:
+        mels = {"reference (real recording)": ref_mels[0], **{n: spoken_by[n].mels[0] for n in systems}}
+        spectrogram_comparison(mels, f'"{texts[0]}"', out_dir / "spectrograms.png")
+    write_report(report, out_dir / "report.md")
     return report
 
 
@@ -72,12 +139,9 @@ def closest_system(systems: dict[str, MelFn], rows: Dataset, count: int = 2) -> 
     Used to give the base model its best voice for the comparison: the base speaker nearest
     the target, chosen on *training* clips so the held-out sentences stay unseen."""
     rows = rows.select(range(min(count, len(rows))))
+    refs = [np.asarray(m, np.float32) for m in rows["labels"]]
     scores = {}
     for name, mel_fn in tqdm(systems.items(), desc="pick the base voice nearest the target", unit="voice"):
-        scores[name] = float(np.mean([mcd_dtw(np.asarray(r["labels"]), mel_fn(r["text"])).mcd for r in rows]))
+        result = _metric("mel_cepstral_distortion").compute(predictions=[mel_fn(t) for t in rows["text"]], references=refs)
+        scores[name] = float(np.mean([s["mcd"] for s in result["per_sample"]]))
     return min(scores, key=scores.get), scores
-
-
-def _write_reference(row: dict, path: Path) -> None:
-    wave, rate = decode(row["audio"].get("path"), row["audio"].get("bytes"))
-    sf.write(str(path), to_mono(wave), rate)

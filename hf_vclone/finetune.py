@@ -14,11 +14,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
-from datasets import IterableDataset
+from datasets import Dataset, IterableDataset
 from transformers import set_seed
 
+from .callbacks import VoiceEvaluator
 from .config import Recipe, RecipeError
+from .data.audio import clean, decode
 from .data.demo_corpus import build_demo_corpus
 from .data.card import write_data_card
 from .data.prepare import PreparedData, prepare
@@ -75,7 +78,35 @@ class FineTuneRun:
             data_collator=self.backend.collator(tts, self.processor),
             processing_class=self.processor,
             voice_meta=self._meta(),
+            voice_evaluator=self._voice_evaluator(),
         )
+
+    def _voice_evaluator(self) -> VoiceEvaluator | None:
+        cfg = self.recipe.evaluation
+        held_out = self.data.eval
+        if self.args.eval_strategy == "no" or cfg.during_training <= 0 or not isinstance(held_out, Dataset):
+            return None
+        rows = held_out.select(range(min(cfg.during_training, len(held_out))))
+        tokenizer = self.processor.tokenizer
+
+        def mel_fn(voice: torch.nn.Module, text: str):
+            return _mel_fn(voice, voice.speakers.vector(), tokenizer, cfg)(text)
+
+        return VoiceEvaluator(
+            list(rows["text"]), [np.asarray(m, np.float32) for m in rows["labels"]],
+            [self._reference_audio(row) for row in rows], list(rows["id"]), mel_fn, self._to_audio(),
+            self.backend.sampling_rate(self.processor), cfg.speaker_encoder, self.out,
+        )
+
+    def _reference_audio(self, row: dict) -> np.ndarray:
+        """The held-out recording as the model heard it: decoded and cleaned like training audio."""
+        cfg, rate = self.recipe.data, self.backend.sampling_rate(self.processor)
+        wave, source_rate = decode(row["audio"].get("path"), row["audio"].get("bytes"))
+        return clean(wave, source_rate, rate, cfg.loudness_lufs, cfg.trim_top_db)
+
+    def _to_audio(self):
+        vocoder = self.backend.load_vocoder(self.recipe.model.vocoder)
+        return lambda mel: self.backend.mel_to_audio(mel, self.processor, vocoder)
 
     def prepare_data(self) -> PreparedData:
         """Corpus -> checked, cleaned, featurised and cached clips; `hf-vclone prepare` stops here.
@@ -124,7 +155,7 @@ class FineTuneRun:
             result.metrics = self._evaluate()
             result.outputs.update(
                 {"samples": self.out / "samples", "spectrograms": self.out / "spectrograms.png",
-                 "metrics": self.out / "metrics.json"}
+                 "metrics": self.out / "metrics.json", "report": self.out / "report.md"}
             )
         return result
 
@@ -136,17 +167,32 @@ class FineTuneRun:
         notes = {}
         if cfg.compare_base and self.recipe.model.init_config is None:
             base_tts = self.backend.load_model(self.recipe.model, self.processor)
-            systems["base"], notes = self._base_system(base_tts, tokenizer)
+            systems["base"], notes = self._base_system(base_tts, tokenizer, self.initial_speakers)
         systems["fine_tuned"] = _mel_fn(voice, voice.speakers.vector(), tokenizer, cfg)
-        vocoder = self.backend.load_vocoder(self.recipe.model.vocoder)
-
-        def to_audio(mel):
-            return self.backend.mel_to_audio(mel, self.processor, vocoder)
-
         rate = self.backend.sampling_rate(self.processor)
-        return compare_systems(systems, to_audio, self.data.eval, cfg, self.out, rate, notes)
+        return compare_systems(
+            systems, self._to_audio(), self.data.eval, cfg, self.out, rate, self._reference_audio, notes
+        )
 
-    def _base_system(self, base_tts: torch.nn.Module, tokenizer) -> tuple[MelFn, dict]:
+    def evaluate_saved(self, directory: str | Path, out: str | Path) -> dict:
+        """`hf-vclone evaluate`: score a saved voice on this recipe's held-out clips (the same
+        split training used), against the recipe's base model."""
+        from .synthesize import Synthesizer
+
+        cfg = self.recipe.evaluation
+        self.data = self.prepare_data()
+        if self.data.eval is None:
+            raise RecipeError(["data.eval_size: evaluation needs held-out clips; set it above 0"], self.recipe.source)
+        synth = Synthesizer(directory)
+        systems, notes = {}, {}
+        if cfg.compare_base and self.recipe.model.init_config is None:
+            base_tts = self.backend.load_model(self.recipe.model, self.processor)
+            systems["base"], notes = self._base_system(base_tts, self.processor.tokenizer, synth.voice.speakers)
+        systems["fine_tuned"] = _mel_fn(synth.voice, synth.voice.speakers.vector(), synth.processor.tokenizer, cfg)
+        rate = self.backend.sampling_rate(self.processor)
+        return compare_systems(systems, self._to_audio(), self.data.eval, cfg, out, rate, self._reference_audio, notes)
+
+    def _base_system(self, base_tts: torch.nn.Module, tokenizer, fallback: SpeakerTable) -> tuple[MelFn, dict]:
         """The untouched base, speaking with its own voice nearest the target (a fair baseline:
         a user without hf_vclone would pick that voice). A base without a speaker table of its
         own (e.g. microsoft/speecht5_tts) speaks with the fine-tune's starting vector."""
@@ -155,7 +201,7 @@ class FineTuneRun:
         if base_dir and (Path(base_dir) / SPEAKER_FILE).is_file():
             table = SpeakerTable.load(base_dir)
         else:
-            table = self.initial_speakers
+            table = fallback
         base = self.backend.voice_class(base_tts, table).eval()
         candidates = {name: _mel_fn(base, table.vector(name), tokenizer, cfg) for name in table.names}
         name, scores = closest_system(candidates, self.data.train)

@@ -43,9 +43,17 @@ def frame_mcd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (10.0 / math.log(10.0)) * np.sqrt(2.0 * np.sum((a - b) ** 2, axis=-1))
 
 
+def mel_dtw_path(reference: np.ndarray, generated: np.ndarray) -> np.ndarray:
+    """(K, 2) (reference, generated) frame pairs aligning two (frames, bins) log10-mels on their
+    mel-cepstra, in forward order. MCD reads distances along it; F0 errors can reuse it, since a
+    timing judged on the spectrum cannot hide intonation errors the way an F0-based one can."""
+    _, path = librosa.sequence.dtw(X=mel_cepstrum(reference).T, Y=mel_cepstrum(generated).T, metric="euclidean")
+    return path[::-1]
+
+
 def mcd_dtw(reference: np.ndarray, generated: np.ndarray) -> Distance:
     ref, gen = mel_cepstrum(reference), mel_cepstrum(generated)
-    _, path = librosa.sequence.dtw(X=ref.T, Y=gen.T, metric="euclidean")
+    path = mel_dtw_path(reference, generated)
     mcd = float(frame_mcd(ref[path[:, 0]], gen[path[:, 1]]).mean())
     ratio = len(generated) / len(reference)
     low, high = LENGTH_RATIO_BOUNDS
