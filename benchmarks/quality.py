@@ -114,8 +114,8 @@ def main() -> None:
             print(f"[{(time.perf_counter() - start) / 60:.1f} min] {minutes} min {system}: "
                   f"MCD {fmt(results[minutes][system]['summary']['mcd'], '.2f')}", flush=True)
         (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    Path(args.out).write_text(table(results, args.steps), encoding="utf-8")
-    print(f"wrote {args.out}")
+        Path(args.out).write_text(table(results, args.steps), encoding="utf-8")  # each finished row lands at once
+        print(f"wrote {args.out}", flush=True)
 
 
 if __name__ == "__main__":
