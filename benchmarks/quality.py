@@ -81,8 +81,9 @@ def table(results: dict, steps: int) -> str:
             s = r["summary"]
             time_cell = "-" if r.get("train_seconds") is None else f"{r['train_seconds'] / 60:.1f} min"
             params = "-" if r.get("trainable") is None else f"{r['trainable']:,}"
+            used = f" ({r['minutes_used']:.1f} used)" if "minutes_used" in r else ""
             lines.append(
-                f"| {minutes} min ({r.get('minutes_used', 0):.1f} used) | {name} | {fmt(s['mcd'], '.2f')} | "
+                f"| {minutes} min{used} | {name} | {fmt(s['mcd'], '.2f')} | "
                 f"{fmt(s['f0_rmse_cents'], '.0f')} | {fmt(s['speaker_similarity'], '.3f')} | "
                 f"{fmt(s['length_ratio_mean'], '.2f')} | {params} | {time_cell} |"
             )
@@ -98,7 +99,12 @@ def main() -> None:
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "quality.md"))
+    parser.add_argument("--table-only", action="store_true", help="rewrite the table from outputs/quality/results.json")
     args = parser.parse_args()
+    if args.table_only:
+        results = json.loads((OUT / "results.json").read_text())
+        Path(args.out).write_text(table(results, args.steps), encoding="utf-8")
+        return
     build_demo_corpus(CORPUS, clips_per_base_voice=150, target_clips=220)
     results: dict = {}
     start = time.perf_counter()
