@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tempfile
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 import librosa
