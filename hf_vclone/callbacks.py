@@ -1,9 +1,11 @@
 """Listening during training: at each evaluation, speak fixed held-out sentences, score them,
-and log the audio and mel spectrograms where the user looks (TensorBoard, plus files).
+and log the audio and mel spectrograms where the user looks (files, plus TensorBoard,
+wandb or trackio when named in `report_to`).
 
 None of the anchor tools reports voice metrics while training, only the loss; yet the loss
 of an autoregressive TTS model says little about whether it has started to sound like the
-speaker. The scores come back as `eval_mcd`, `eval_f0_rmse_cents`, `eval_speaker_similarity`,
+speaker. The scores come back as `eval_mcd`, `eval_f0_rmse_cents`, `eval_speaker_similarity`
+(and `eval_cer` with `evaluation.asr_model`),
 so `metric_for_best_model: mcd` (with `greater_is_better: false`) keeps the best-sounding checkpoint.
 """
 
@@ -13,13 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib.image
 import numpy as np
 import soundfile as sf
 import torch
-from transformers.integrations import TensorBoardCallback
 
 from .evaluation import Spoken, score
+from .media_log import media_sinks
 from .plots import spectrogram_comparison
 
 MelFn = Callable[[torch.nn.Module, str], np.ndarray]
@@ -28,10 +29,10 @@ MelFn = Callable[[torch.nn.Module, str], np.ndarray]
 class VoiceEvaluator:
     def __init__(self, texts: list[str], ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], ids: list[str],
                  mel_fn: MelFn, to_audio: Callable[[np.ndarray], np.ndarray], sampling_rate: int,
-                 speaker_encoder: str | None, out_dir: Path) -> None:
+                 speaker_encoder: str | None, out_dir: Path, asr_model: str | None = None) -> None:
         self.texts, self.ref_mels, self.ref_waves, self.ids = texts, ref_mels, ref_waves, ids
         self.mel_fn, self.to_audio, self.rate = mel_fn, to_audio, sampling_rate
-        self.speaker_encoder, self.out_dir = speaker_encoder, out_dir
+        self.speaker_encoder, self.out_dir, self.asr_model = speaker_encoder, out_dir, asr_model
 
     def __call__(self, voice: torch.nn.Module, step: int, callbacks: list) -> dict[str, float]:
         was_training = voice.training
@@ -43,26 +44,25 @@ class VoiceEvaluator:
             spoken = Spoken(mels, waves, time.perf_counter() - start)
         finally:
             voice.train(was_training)
-        summary = score(spoken, self.ref_mels, self.ref_waves, self.rate, self.speaker_encoder)["summary"]
+        summary = score(spoken, self.ref_mels, self.ref_waves, self.rate, self.speaker_encoder,
+                        self.texts, self.asr_model)["summary"]
         self._write(spoken, step, callbacks)
         if summary["mcd"] is None:
             # No sentence had a plausible length: "infinitely far", so a checkpoint in that state
             # never wins `metric_for_best_model: mcd` (a missing key would crash the Trainer).
             summary["mcd"] = float("inf")
-        keys = ("mcd", "length_ratio_mean", "f0_rmse_cents", "voicing_error", "speaker_similarity")
+        keys = ("mcd", "length_ratio_mean", "f0_rmse_cents", "voicing_error", "speaker_similarity", "cer")
         return {k: float(summary[k]) for k in keys if summary.get(k) is not None}
 
     def _write(self, spoken: Spoken, step: int, callbacks: list) -> None:
         folder = self.out_dir / "eval_samples" / f"step-{step}"
         folder.mkdir(parents=True, exist_ok=True)
-        writer = next((c.tb_writer for c in callbacks if isinstance(c, TensorBoardCallback) and c.tb_writer), None)
+        audio, images = {}, {}
         for i, (clip_id, mel, wave) in enumerate(zip(self.ids, spoken.mels, spoken.waves)):
             sf.write(str(folder / f"{clip_id}.wav"), wave, self.rate)
-            figure = spectrogram_comparison(
+            audio[f"eval/{clip_id}"] = wave
+            images[f"eval/{clip_id}_mel"] = spectrogram_comparison(
                 {"reference": self.ref_mels[i], f"step {step}": mel}, self.texts[i], folder / f"{clip_id}.png"
             )
-            if writer is not None:
-                writer.add_audio(f"eval/{clip_id}", torch.as_tensor(wave).reshape(1, -1), step, sample_rate=self.rate)
-                writer.add_image(f"eval/{clip_id}_mel", matplotlib.image.imread(figure), step, dataformats="HWC")
-        if writer is not None:
-            writer.flush()
+        for sink in media_sinks(callbacks):
+            sink.log(step, audio, images, self.rate)

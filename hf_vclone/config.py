@@ -104,6 +104,7 @@ class EvaluationConfig:
     minlenratio: float = 0.5
     maxlenratio: float = 8.0
     speaker_encoder: str | None = None  # WavLMForXVector id/folder (e.g. microsoft/wavlm-base-plus-sv); none: offline encoder
+    asr_model: str | None = None  # transformers ASR id/folder (e.g. openai/whisper-tiny.en) for CER; none: CER skipped
     during_training: int = 2  # held-out sentences spoken, scored and logged at each `eval_strategy` evaluation
 
 

@@ -9,8 +9,8 @@ with the target speaker's real recording of that sentence:
 - speaker similarity from a speaker encoder (the report names which one);
 - real-time factor of synthesis (seconds of compute per second of audio).
 
-Intelligibility (CER) needs an ASR model; none is available offline, so it is reported as
-skipped, never estimated. The metrics are `evaluate` modules in `hf_vclone.metric_modules`.
+Intelligibility is the CER of an ASR model's transcripts (`evaluation.asr_model`); with none
+named it is reported as skipped, never estimated. The metrics are `evaluate` modules in `hf_vclone.metric_modules`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from .config import EvaluationConfig
+from .intelligibility import transcribe
 from .metric_modules import metric_path
 from .metrics import LENGTH_RATIO_BOUNDS
 from .plots import spectrogram_comparison
@@ -37,7 +38,13 @@ from .report import write_report
 MelFn = Callable[[str], np.ndarray]  # text -> (frames, bins) log10 mel
 AudioFn = Callable[[np.ndarray], np.ndarray]  # mel -> waveform
 ReferenceFn = Callable[[dict], np.ndarray]  # dataset row -> cleaned reference waveform at the model's rate
-CER_NOTE = "skipped: no ASR model is available offline (intelligibility is not estimated without one)"
+CER_SKIPPED = "skipped: no ASR model named in evaluation.asr_model (intelligibility is not estimated without one)"
+
+
+def cer_note(asr_model: str | None) -> str:
+    if asr_model is None:
+        return CER_SKIPPED
+    return f"`{asr_model}` transcribes each sample (transformers ASR pipeline); CER against the input text"
 
 
 @dataclass
@@ -65,8 +72,10 @@ def speak(mel_fn: MelFn, to_audio: AudioFn, texts: list[str], name: str) -> Spok
 
 
 def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], rate: int,
-          speaker_encoder: str | None) -> dict:
-    """All metrics for one system; `per_sample` keeps each sentence's figures."""
+          speaker_encoder: str | None, texts: list[str] | None = None, asr_model: str | None = None) -> dict:
+    """All metrics for one system; `per_sample` keeps each sentence's figures.
+
+    CER needs both `asr_model` and the `texts` the system was asked to speak."""
     mcd = _metric("mel_cepstral_distortion").compute(predictions=spoken.mels, references=ref_mels)
     f0 = _metric("f0_error").compute(
         predictions=spoken.waves, references=ref_waves, sampling_rate=rate,
@@ -79,10 +88,17 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
         {**d, **p, "speaker_similarity": s}
         for d, p, s in zip(mcd.pop("per_sample"), f0.pop("per_sample"), sim.pop("per_sample"))
     ]
+    cer = None
+    if asr_model is not None and texts is not None:
+        heard = transcribe(asr_model, spoken.waves, rate)
+        result = _metric("character_error_rate").compute(predictions=heard, references=texts)
+        cer = result["cer"]
+        for sample, transcript, sample_cer in zip(per_sample, heard, result["per_sample"]):
+            sample.update(transcript=transcript, cer=sample_cer)
     summary = {
         "mcd": mcd["mcd"], "counted": mcd["counted"], "excluded_by_length": mcd["excluded_by_length"],
         "length_ratio_mean": mcd["length_ratio_mean"], **f0, **sim, "rtf": spoken.seconds / max(
-            sum(len(w) for w in spoken.waves) / rate, 1e-9), "cer": None,
+            sum(len(w) for w in spoken.waves) / rate, 1e-9), "cer": cer,
     }
     return {"summary": summary, "per_sample": per_sample}
 
@@ -105,7 +121,7 @@ def compare_systems(
         spoken = spoken_by[name] = speak(mel_fn, to_audio, texts, name)
         for clip_id, wave in zip(ids, spoken.waves):
             sf.write(str(samples_dir / f"{clip_id}_{name}.wav"), wave, sampling_rate)
-        results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder)
+        results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder, texts, cfg.asr_model)
     samples = []
     for i, (clip_id, text) in enumerate(zip(ids, texts)):
         entry = {"id": clip_id, "text": text, "reference_frames": len(ref_mels[i]),
@@ -120,7 +136,7 @@ def compare_systems(
                    "cents over frames voiced in both, voicing error as a share of frames. Speaker similarity: "
                    "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second.",
         "length_ratio_bounds": list(LENGTH_RATIO_BOUNDS),
-        "cer": CER_NOTE,
+        "cer": cer_note(cfg.asr_model),
         **(notes or {}),
         "systems": {name: r["summary"] for name, r in results.items()},
         "samples": samples,

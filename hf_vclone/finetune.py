@@ -96,6 +96,7 @@ class FineTuneRun:
             list(rows["text"]), [np.asarray(m, np.float32) for m in rows["labels"]],
             [self._reference_audio(row) for row in rows], list(rows["id"]), mel_fn, self._to_audio(),
             self.backend.sampling_rate(self.processor), cfg.speaker_encoder, self.out,
+            cfg.asr_model,
         )
 
     def _reference_audio(self, row: dict) -> np.ndarray:

@@ -9,6 +9,7 @@ COLUMNS = [
     ("F0 RMSE (cents) ↓", "f0_rmse_cents", "{:.0f}"),
     ("voicing error ↓", "voicing_error", "{:.2f}"),
     ("speaker similarity ↑", "speaker_similarity", "{:.3f}"),
+    ("CER ↓", "cer", "{:.3f}"),
     ("length ratio", "length_ratio_mean", "{:.2f}"),
     ("RTF ↓", "rtf", "{:.3f}"),
 ]

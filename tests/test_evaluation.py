@@ -43,12 +43,17 @@ def test_metric_modules_load_offline_by_path_and_match_known_values() -> None:
 
 @pytest.mark.slow
 def test_training_logs_audio_spectrograms_and_voice_metrics_then_evaluate_cli_reports(
-    corpus: Path, tiny_base: Path, tmp_path: Path
+    corpus: Path, tiny_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # wandb offline and trackio's local store: the same code path as an online run, kept on disk.
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "trackio"))
+    (tmp_path / "wandb").mkdir()
     out = tmp_path / "run"
     raw = tiny_recipe(corpus, tiny_base, out, training={
         "eval_strategy": "steps", "eval_steps": 2, "save_strategy": "steps", "save_steps": 2, "max_steps": 4,
-        "report_to": "tensorboard", "load_best_model_at_end": True,
+        "report_to": ["tensorboard", "wandb", "trackio"], "load_best_model_at_end": True,
         "metric_for_best_model": "mcd", "greater_is_better": False,
     })
     result = run(recipe_from_dict(raw))
@@ -63,6 +68,11 @@ def test_training_logs_audio_spectrograms_and_voice_metrics_then_evaluate_cli_re
                               size_guidance={"audio": 0, "images": 0}).Reload()
     assert len(events.Tags()["audio"]) == 2 and len(events.Tags()["images"]) == 2
     assert "eval/eval_mcd" in events.Tags()["scalars"] or any("mcd" in t for t in events.Tags()["scalars"])
+    # 2 clips x 2 evaluations, as audio and as spectrogram images, in each tracker's own store.
+    wandb_media = [p for p in (tmp_path / "wandb").rglob("files/media/*/eval/*") if p.is_file()]
+    assert sorted({p.suffix for p in wandb_media}) == [".png", ".wav"] and len(wandb_media) == 8
+    trackio_media = [p for p in (tmp_path / "trackio" / "media").rglob("*") if p.is_file()]
+    assert sorted({p.suffix for p in trackio_media}) == [".png", ".wav"] and len(trackio_media) == 8
 
     metrics = result.metrics["systems"]
     for system in ("base", "fine_tuned"):
@@ -88,3 +98,57 @@ def test_training_logs_audio_spectrograms_and_voice_metrics_then_evaluate_cli_re
 def result_history(out: Path) -> list[dict]:
     state = max(out.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
     return json.loads(state.read_text())["log_history"]
+
+
+def test_character_error_rate_counts_edits_per_reference_character() -> None:
+    cer = evaluate.load(metric_path("character_error_rate"))
+    one_sub = cer.compute(predictions=["Hallo, world!"], references=["hello world"])
+    assert one_sub["cer"] == pytest.approx(1 / 11)  # case and punctuation are not errors
+    mixed = cer.compute(predictions=["hello world", ""], references=["hello world", "abcd"])
+    assert mixed["per_sample"] == [0.0, 1.0]
+    assert mixed["cer"] == pytest.approx(4 / 15)  # pooled over the set, not a mean of sentences
+
+
+def tiny_ctc_asr(directory: Path) -> Path:
+    """A wav2vec2 CTC model in the Hub layout, small and random: it hears nonsense, but the
+    pipeline, resampling and scoring path is the one a real ASR model takes."""
+    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
+                              Wav2Vec2Processor)
+
+    directory.mkdir(parents=True)
+    vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: i + 3 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz'")}}
+    (directory / "vocab.json").write_text(json.dumps(vocab))
+    tokenizer = Wav2Vec2CTCTokenizer(str(directory / "vocab.json"))
+    processor = Wav2Vec2Processor(Wav2Vec2FeatureExtractor(sampling_rate=16000), tokenizer)
+    config = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8),
+                            num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2, pad_token_id=0)
+    import torch
+
+    torch.manual_seed(0)
+    Wav2Vec2ForCTC(config).save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+
+
+def test_cer_comes_from_the_named_asr_pipeline_and_a_missing_one_is_a_clear_error(tmp_path: Path) -> None:
+    import jiwer
+
+    from hf_vclone.evaluation import Spoken, score
+    from hf_vclone.intelligibility import normalize_for_cer, transcribe
+    from hf_vclone.models.loading import ModelLoadError
+
+    asr = str(tiny_ctc_asr(tmp_path / "asr"))
+    rate = 22050  # not the ASR's 16 kHz: transcribe resamples
+    waves = [harmonic(150, 1.0, rate), harmonic(220, 0.7, rate)]
+    mels = [np.random.default_rng(i).normal(size=(30, 80)).astype(np.float32) for i in range(2)]
+    texts = ["hello there", "a second sentence"]
+    result = score(Spoken(mels, waves, 1.0), mels, waves, rate, None, texts, asr)
+    heard = transcribe(asr, waves, rate)
+    assert [s["transcript"] for s in result["per_sample"]] == heard
+    expected = jiwer.cer([normalize_for_cer(t) for t in texts], [normalize_for_cer(h) for h in heard])
+    assert result["summary"]["cer"] == pytest.approx(expected)
+    assert score(Spoken(mels, waves, 1.0), mels, waves, rate, None)["summary"]["cer"] is None
+
+    with pytest.raises(ModelLoadError, match="evaluation.asr_model.*whisper"):
+        transcribe(str(tmp_path / "no_such_asr"), waves, rate)
