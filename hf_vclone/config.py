@@ -20,7 +20,7 @@ import yaml
 from .errors import UserError
 
 BackendName = Literal["speecht5"]
-StrategyName = Literal["full", "freeze_lower", "lora"]
+StrategyName = Literal["full", "freeze_lower", "lora", "head_only", "speaker_embedding", "auto"]
 SpeakerMode = Literal["learned", "file", "per_speaker"]
 DataFormat = Literal["ljspeech", "librispeech", "vctk", "libritts", "common_voice", "folder", "manifest", "hub"]
 
@@ -87,10 +87,38 @@ class DataConfig:
 
 
 @dataclass
+class LayerLRConfig:
+    """Layer-wise learning rates, as multipliers of `training.learning_rate` (Caffe's `lr_mult`).
+
+    Lower layers hold what every voice shares and should move little; the top layers and heads
+    carry the voice. `decay` sets a geometric ladder by depth (the top ×`top`, each depth below
+    ×`decay` more); `groups` names parameter-name prefixes explicitly and wins over the ladder."""
+
+    decay: float | None = None  # e.g. 0.3: with 4 depths the bottom trains at top x 0.3^4 = top x 0.008
+    top: float = 1.0  # multiplier of the top depth (heads, speaker projection, speaker vector)
+    groups: dict[str, float] = field(default_factory=dict)  # prefix (model's own names) -> multiplier
+
+
+@dataclass
+class AutoConfig:
+    """`strategy.name: auto`: the practice's rule, from the amount of target audio and how
+    close the target voice is to the voices the base already speaks."""
+
+    little_minutes: float = 3.0  # at most this much training audio is "little"
+    similar_above: float = 0.6  # speaker similarity (base's nearest voice vs target) above this is "similar"
+    probe_sentences: int = 2  # training sentences the base speaks to measure that similarity
+    little_similar: Literal["head_only", "speaker_embedding"] = "head_only"
+    much_similar: Literal["freeze_lower", "full"] = "freeze_lower"
+
+
+@dataclass
 class StrategyConfig:
     name: StrategyName = "full"
     freeze_layers: int = 1  # freeze_lower: lower encoder *and* decoder layers frozen
     lora: dict = field(default_factory=dict)  # peft.LoraConfig fields; the backend supplies defaults
+    layer_lr: LayerLRConfig = field(default_factory=LayerLRConfig)  # with full / freeze_lower
+    l2sp: float = 0.0  # lambda of L2-SP: loss += lambda * ||theta - theta_pretrained||^2 over trained parameters
+    auto: AutoConfig = field(default_factory=AutoConfig)
 
 
 @dataclass
@@ -213,6 +241,10 @@ def _build(cls: type, value: Any, prefix: str) -> tuple[Any, list[str]]:
         if key not in hints:
             problems.append(f"{prefix}.{key}: unknown key; valid keys: {', '.join(names)}")
             continue
+        if dataclasses.is_dataclass(hints[key]):  # a nested section, e.g. strategy.layer_lr
+            kwargs[key], errs = _build(hints[key], item, f"{prefix}.{key}")
+            problems += errs
+            continue
         coerced, err = _check_type(item, hints[key])
         if err:
             problems.append(f"{prefix}.{key}: {err}")
@@ -260,6 +292,17 @@ def _check_type(value: Any, hint: Any) -> tuple[Any, str | None]:
         return value, f"'{value}' is not one of: {', '.join(map(str, choices))}"
     if hint is type(None):
         return value, None if value is None else "expected null"
+    if origin is dict:
+        key_hint, item_hint = typing.get_args(hint)
+        if not isinstance(value, dict):
+            return value, f"expected a mapping, got {value!r}"
+        coerced = {}
+        for key, item in value.items():
+            item, err = _check_type(item, item_hint)
+            if _check_type(key, key_hint)[1] or err:
+                return value, f"expected a mapping of {_describe(key_hint)} to {_describe(item_hint)}, got {key!r}: {item!r}"
+            coerced[key] = item
+        return coerced, None
     if origin is list:
         (item_hint,) = typing.get_args(hint)
         if not isinstance(value, list):

@@ -19,6 +19,7 @@ import torch
 from datasets import Dataset, IterableDataset
 from transformers import set_seed
 
+from .auto_strategy import StrategyChoice, choose_strategy
 from .callbacks import VoiceEvaluator
 from .config import Recipe, RecipeError
 from .data.audio import clean, decode
@@ -29,11 +30,13 @@ from .data.sources import load_source
 from .data.text import get_normalizer
 from .evaluation import MelFn, closest_system, compare_systems
 from .export import VoiceMeta, save_voice
+from .l2sp import L2SP
+from .layer_lr import lr_multipliers as lr_multipliers_for
 from .models import get_backend
 from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
 from .plots import loss_curve
-from .strategies import apply_strategy, describe
+from .strategies import apply_strategy, check_compatible, describe
 from .trainer import VoiceTrainer
 
 logger = logging.getLogger(__name__)
@@ -63,11 +66,23 @@ class FineTuneRun:
         base_dir = self.recipe.model.name_or_path if self.recipe.model.init_config is None else None
         speakers = build_speakers(self.recipe.speaker, self.data.speakers, self.backend.speaker_dim(tts), base_dir)
         self.initial_speakers = copy.deepcopy(speakers)
-        tts = apply_strategy(tts, self.recipe.strategy, self.backend)
+        strategy = self.recipe.strategy
+        self.choice = self._choose_strategy(tts) if strategy.name == "auto" else None
+        self.strategy_name = self.choice.name if self.choice else strategy.name
+        check_compatible(self.strategy_name, strategy, self.recipe.speaker)
+        levels = self.backend.depth_levels(tts)
+        tts = apply_strategy(tts, self.strategy_name, strategy, self.backend)
         self.voice = self.backend.voice_class(tts, speakers)
+        lr_multipliers = lr_multipliers_for(self.voice, strategy.layer_lr, levels)
+        l2sp = L2SP(self.voice, strategy.l2sp) if strategy.l2sp > 0 else None
         if self.args.should_log:
             print(self.data.summary())
-            print(describe(self.voice, self.recipe.strategy.name))
+            if self.choice:
+                print(f"strategy auto: {self.choice.reason}")
+            print(describe(self.voice, self.strategy_name))
+            if lr_multipliers:
+                print("layer-wise learning rates (x training.learning_rate): "
+                      + ", ".join(f"{m:g}" for m in sorted(set(lr_multipliers.values()))))
         if isinstance(self.data.train, IterableDataset) and self.args.max_steps <= 0:
             raise RecipeError(["training.max_steps: data.streaming has no length; set max_steps"], self.recipe.source)
         self.trainer = VoiceTrainer(
@@ -79,6 +94,8 @@ class FineTuneRun:
             processing_class=self.processor,
             voice_meta=self._meta(),
             voice_evaluator=self._voice_evaluator(),
+            lr_multipliers=lr_multipliers,
+            l2sp=l2sp,
         )
 
     def _voice_evaluator(self) -> VoiceEvaluator | None:
@@ -131,7 +148,30 @@ class FineTuneRun:
         base = None if model.init_config is not None else model.name_or_path
         if base and Path(base).is_dir():
             base = str(Path(base).resolve())  # an adapter must find its base from any working directory
-        return VoiceMeta(self.backend.name, base, self.recipe.strategy.name, model.vocoder)
+        extra = {"strategy_choice": self.choice.as_dict()} if self.choice else {}
+        return VoiceMeta(self.backend.name, base, self.strategy_name, model.vocoder, extra)
+
+    def _choose_strategy(self, tts: torch.nn.Module) -> StrategyChoice:
+        """`strategy: auto`, decided on training clips (the held-out ones stay unseen)."""
+        cfg = self.recipe.strategy.auto
+        if isinstance(self.data.train, IterableDataset):
+            raise RecipeError(["strategy.name: auto weighs the minutes of audio, which data.streaming cannot "
+                               "tell in advance; name a strategy"], self.recipe.source)
+        if self.recipe.model.init_config is not None:
+            raise RecipeError(["strategy.name: auto chooses how much of a pretrained base to retrain; "
+                               "model.init_config trains from scratch, so name a strategy (full)"], self.recipe.source)
+        base_dir = self.recipe.model.name_or_path
+        table = SpeakerTable.load(base_dir) if (Path(base_dir) / SPEAKER_FILE).is_file() else self.initial_speakers
+        base = self.backend.voice_class(tts, table).eval()
+        to_audio = self._to_audio()
+        tokenizer = self.processor.tokenizer
+        voices = {name: _speak_fn(base, table.vector(name), tokenizer, self.recipe.evaluation, to_audio)
+                  for name in table.names}
+        rows = self.data.train.select(range(min(cfg.probe_sentences, len(self.data.train))))
+        references = [self._reference_audio(row) for row in rows]
+        minutes = float(sum(self.data.train["seconds"])) / 60
+        return choose_strategy(voices, list(rows["text"]), references, self.backend.sampling_rate(self.processor),
+                               minutes, cfg, self.recipe.evaluation.speaker_encoder)
 
     # ---- train -------------------------------------------------------------------------------
     def train(self) -> float:
@@ -208,6 +248,11 @@ class FineTuneRun:
         name, scores = closest_system(candidates, self.data.train)
         notes = {"base_speaker": name, "base_speaker_mcd_on_training_clips": scores}
         return candidates[name], notes
+
+
+def _speak_fn(voice: torch.nn.Module, speaker: torch.Tensor, tokenizer, cfg, to_audio):
+    mel_fn = _mel_fn(voice, speaker, tokenizer, cfg)
+    return lambda text: to_audio(mel_fn(text))
 
 
 def _mel_fn(voice: torch.nn.Module, speaker: torch.Tensor, tokenizer, cfg) -> MelFn:

@@ -1,10 +1,17 @@
 """Fine-tuning strategies: each one decides which parameters train. Nothing else.
 
-- full:         every weight of the acoustic model trains.
-- freeze_lower: embeddings, prenets and the lowest N encoder/decoder layers are frozen; the
-                upper layers adapt. Low layers hold text and acoustic basics every voice shares.
-- lora:         peft LoRA adapters; the base stays untouched and the voice is a small adapter.
+- full:              every weight of the acoustic model trains.
+- freeze_lower:      embeddings, prenets and the lowest N encoder/decoder layers are frozen; the
+                     upper layers adapt. Low layers hold text and acoustic basics every voice shares.
+- lora:              peft LoRA adapters; the base stays untouched and the voice is a small adapter.
+- head_only:         the "fixed feature extractor" case: only the output heads train (the
+                     backend's `head_prefixes`: for SpeechT5 the postnet with feat_out/prob_out,
+                     and the speaker projection).
+- speaker_embedding: the whole model is frozen; only the speaker vector (a few hundred numbers)
+                     trains, so the base must already be able to speak the voice.
 
+How fast the trainable parameters move (layer-wise rates, L2-SP) is layered on top in
+`layer_lr.py` and `l2sp.py`; `strategy: auto` picks one of these names (`auto_strategy.py`).
 The speaker table is not part of a strategy: a learned speaker vector trains under all of them.
 """
 
@@ -16,10 +23,16 @@ from collections.abc import Callable
 from peft import LoraConfig, get_peft_model
 from torch import nn
 
-from .config import StrategyConfig
+from .config import SpeakerConfig, StrategyConfig
 from .errors import UserError
 
 logger = logging.getLogger(__name__)
+
+
+def _train_only(tts: nn.Module, prefixes: tuple[str, ...]) -> nn.Module:
+    for name, param in tts.named_parameters():
+        param.requires_grad_(name.startswith(prefixes))
+    return tts
 
 
 def _full(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
@@ -32,6 +45,14 @@ def _freeze_lower(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
     for name, param in tts.named_parameters():
         param.requires_grad_(not name.startswith(frozen))
     return tts
+
+
+def _head_only(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
+    return _train_only(tts, tuple(backend.head_prefixes))
+
+
+def _speaker_embedding(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
+    return _train_only(tts, ())
 
 
 def _lora(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
@@ -50,14 +71,30 @@ STRATEGIES: dict[str, Callable[[nn.Module, StrategyConfig, object], nn.Module]] 
     "full": _full,
     "freeze_lower": _freeze_lower,
     "lora": _lora,
+    "head_only": _head_only,
+    "speaker_embedding": _speaker_embedding,
 }
 
 
-def apply_strategy(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
+def check_compatible(name: str, cfg: StrategyConfig, speaker: SpeakerConfig) -> None:
+    """Combinations that would train nothing, or ignore a setting, fail before any work."""
+    if name == "speaker_embedding" and speaker.mode != "learned":
+        raise UserError(
+            f"strategy speaker_embedding trains only the speaker vector, but speaker.mode={speaker.mode} fixes it; "
+            "set speaker.mode: learned"
+        )
+    if name not in ("full", "freeze_lower") and (cfg.layer_lr.decay is not None or cfg.layer_lr.groups):
+        raise UserError(
+            f"strategy.layer_lr applies to full and freeze_lower (the strategies that train whole layers); "
+            f"the strategy is {name}: remove strategy.layer_lr or pick one of those"
+        )
+
+
+def apply_strategy(tts: nn.Module, name: str, cfg: StrategyConfig, backend) -> nn.Module:
     """Return the model to train (a PeftModel for lora) with requires_grad set."""
-    if cfg.name not in STRATEGIES:
-        raise UserError(f"unknown strategy.name '{cfg.name}'; valid strategies: {', '.join(STRATEGIES)}")
-    return STRATEGIES[cfg.name](tts, cfg, backend)
+    if name not in STRATEGIES:
+        raise UserError(f"unknown strategy.name '{name}'; valid strategies: {', '.join(STRATEGIES)}, auto")
+    return STRATEGIES[name](tts, cfg, backend)
 
 
 def parameter_counts(model: nn.Module) -> tuple[int, int]:

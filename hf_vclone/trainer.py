@@ -5,7 +5,9 @@ Only these hooks differ from `transformers.Trainer`:
 - saving writes a complete, loadable voice (full model or LoRA adapter + processor + speaker
   vectors + vclone.json), so every checkpoint is something you can synthesize with, and LoRA
   checkpoints hold only the adapter;
-- resuming and `load_best_model_at_end` read that layout back.
+- resuming and `load_best_model_at_end` read that layout back;
+- layer-wise learning rates become optimizer parameter groups, and L2-SP adds its term to the
+  training loss and logs it on its own as `l2sp`.
 Everything else (the loop, accelerate, DDP, logging) is the parent's.
 """
 
@@ -13,17 +15,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from transformers import Trainer
 
 from .callbacks import VoiceEvaluator
 from .export import VoiceMeta, load_voice_weights, save_voice
+from .l2sp import L2SP
+from .layer_lr import parameter_groups
 
 
 class VoiceTrainer(Trainer):
-    def __init__(self, *args, voice_meta: VoiceMeta, voice_evaluator: VoiceEvaluator | None = None, **kwargs) -> None:
+    def __init__(self, *args, voice_meta: VoiceMeta, voice_evaluator: VoiceEvaluator | None = None,
+                 lr_multipliers: dict[str, float] | None = None, l2sp: L2SP | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.voice_meta = voice_meta
         self.voice_evaluator = voice_evaluator
+        self.lr_multipliers = lr_multipliers
+        self.l2sp = l2sp
+        self._l2sp_terms: list[torch.Tensor] = []
+
+    def create_optimizer(self, model=None):
+        """The parent's optimizer (its class, betas, weight-decay split), with one group per
+        learning-rate multiplier when layer-wise rates are set."""
+        if self.lr_multipliers is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        groups = parameter_groups(opt_model, self.lr_multipliers, set(self.get_decay_parameter_names(opt_model)),
+                                  self.args.learning_rate, self.args.weight_decay)
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self.l2sp is None or not model.training:
+            return result  # the evaluation loss stays the model's own, comparable across strategies
+        loss, outputs = result if return_outputs else (result, None)
+        term = self.l2sp()
+        self._l2sp_terms.append(term.detach())
+        loss = loss + term
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """`loss` includes the L2-SP term; `l2sp` (its mean since the last log) shows how much."""
+        if self._l2sp_terms and "loss" in logs:
+            logs["l2sp"] = round(float(torch.stack(self._l2sp_terms).mean()), 6)
+            self._l2sp_terms.clear()
+        super().log(logs, start_time)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix: str = "eval"):

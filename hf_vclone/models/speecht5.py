@@ -148,6 +148,31 @@ class SpeechT5Backend:
         prefixes += [f"speecht5.decoder.wrapped_decoder.layers.{i}." for i in range(n)]
         return prefixes
 
+    # The output heads ("fixed feature extractor" fine-tuning trains only these): the postnet with
+    # feat_out/prob_out, and the layer that projects the speaker vector into the decoder.
+    head_prefixes = ("speech_decoder_postnet.", "speecht5.decoder.prenet.speaker_embeds_layer.")
+
+    def depth_levels(self, tts: nn.Module) -> list[tuple[str, ...]]:
+        """Parameter-name prefixes from the bottom of the network to the top, for layer-wise rates.
+
+        Level 0 is the input side (token embeddings, prenets, the encoder's relative positions);
+        then encoder and decoder layers by relative depth, so a 6-layer encoder and a 3-layer
+        decoder both span the same ladder; the heads are the top level. Anything not named here
+        (final layer norms) counts as top: it sits right under the heads."""
+        enc = len(tts.speecht5.encoder.wrapped_encoder.layers)
+        dec = len(tts.speecht5.decoder.wrapped_decoder.layers)
+        depth = max(enc, dec)
+        levels: list[list[str]] = [[] for _ in range(depth + 2)]
+        levels[0] += ["speecht5.encoder.prenet.", "speecht5.encoder.wrapped_encoder.embed_positions.",
+                      "speecht5.decoder.prenet.layers.", "speecht5.decoder.prenet.final_layer.",
+                      "speecht5.decoder.prenet.encode_positions."]
+        for i in range(enc):
+            levels[1 + i * depth // enc].append(f"speecht5.encoder.wrapped_encoder.layers.{i}.")
+        for i in range(dec):
+            levels[1 + i * depth // dec].append(f"speecht5.decoder.wrapped_decoder.layers.{i}.")
+        levels[-1] += list(self.head_prefixes)
+        return [tuple(level) for level in levels]
+
     def load_vocoder(self, name: str | None) -> nn.Module | None:
         return None if name is None else load_model(SpeechT5HifiGan, name, "model.vocoder").eval()
 
