@@ -30,6 +30,9 @@ BASE_VOICES: dict[str, list[str]] = {
 }
 # The held-out voice the quickstart clones: a variant and pitch none of the base voices has.
 TARGET_VOICE: dict[str, list[str]] = {"us_f5": ["-v", "en-us+f5", "-p", "85", "-s", "135"]}
+# A second held-out voice for the strategy benchmark: one the base nearly knows (us_f2's
+# variant and accent, a little higher and slower), where us_f5 is one it does not.
+NEAR_TARGET_VOICE: dict[str, list[str]] = {"us_f2_near": ["-v", "en-us+f2", "-p", "62", "-s", "160"]}
 
 _SUBJECTS = [
     "the old farmer", "a young painter", "my neighbour", "the tall soldier", "her little brother",
@@ -96,16 +99,21 @@ def build_demo_corpus(
     target_clips: int = 50,
     seed: int = 0,
     workers: int = 4,
+    extra_targets: dict[str, list[str]] | None = None,
 ) -> Path:
-    """Write every speaker's folder under `root`; existing complete speakers are kept as they are."""
+    """Write every speaker's folder under `root`; existing complete speakers are kept as they are.
+
+    `extra_targets` (e.g. NEAR_TARGET_VOICE) come after the others, so they leave every other
+    speaker's sentences as they are."""
     exe = require_espeak()
     root = Path(root)
-    voices = {**BASE_VOICES, **TARGET_VOICE}
-    texts = sentences(clips_per_base_voice * len(BASE_VOICES) + target_clips, seed)
+    targets = {**TARGET_VOICE, **(extra_targets or {})}
+    voices = {**BASE_VOICES, **targets}
+    texts = sentences(clips_per_base_voice * len(BASE_VOICES) + target_clips * len(targets), seed)
     jobs: list[tuple[str, list[str], list[str]]] = []
     start = 0
     for name, args in voices.items():
-        n = target_clips if name in TARGET_VOICE else clips_per_base_voice
+        n = target_clips if name in targets else clips_per_base_voice
         jobs.append((name, args, texts[start : start + n]))
         start += n
     todo = [job for job in jobs if not (root / job[0] / "metadata.csv").is_file()]
