@@ -4,12 +4,15 @@
     hf-vclone prepare RECIPE [key=value ...]
     hf-vclone evaluate --model DIR RECIPE [key=value ...]
     hf-vclone synthesize --model DIR --text "..." --out a.wav
+    hf-vclone export DIR OUT [--merge]
+    hf-vclone push DIR REPO_ID [--public] [--merge]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import UserError
 
@@ -85,6 +88,28 @@ def _synthesize(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _export(ns: argparse.Namespace) -> int:
+    """A copy of the voice; with --merge a LoRA adapter is folded into its base."""
+    from .export import merge_voice
+    from .model_card import write_card
+    from .publish import copy_extras
+
+    if not ns.merge:
+        raise FileNotFoundError("nothing to do: `export` writes a merged voice; add --merge")
+    out = merge_voice(ns.model, ns.out, ns.dtype)
+    copy_extras(Path(ns.model), out)
+    write_card(out)
+    print(f"wrote {out} (loads with from_pretrained and pipeline('text-to-speech'))")
+    return 0
+
+
+def _push(ns: argparse.Namespace) -> int:
+    from .publish import push_voice
+
+    push_voice(ns.model, ns.repo_id, private=not ns.public, adapter_only=not ns.merge)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-vclone", description="Voice cloning by fine-tuning TTS models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--speaker", default=None, help="speaker name, for multi-speaker voices")
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(func=_synthesize)
+    export = sub.add_parser("export", help="write a merged copy of a voice (a LoRA adapter folded into its base)")
+    export.add_argument("model", help="a folder written by `hf-vclone train`")
+    export.add_argument("out", help="the new folder")
+    export.add_argument("--merge", action="store_true", help="merge a LoRA adapter into the base weights")
+    export.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    export.set_defaults(func=_export)
+    push = sub.add_parser("push", help="publish a voice to the Hugging Face Hub with its model card")
+    push.add_argument("model", help="a folder written by `hf-vclone train`")
+    push.add_argument("repo_id", help="e.g. your-name/my-voice")
+    push.add_argument("--public", action="store_true", help="make the repo public (default: private)")
+    push.add_argument("--merge", action="store_true", help="push a LoRA voice merged into its base, not as an adapter")
+    push.set_defaults(func=_push)
     return parser
 
 

@@ -137,6 +137,18 @@ class EvaluationConfig:
 
 
 @dataclass
+class PushConfig:
+    """Publish the voice to the Hub after training (same as `hf-vclone push DIR REPO_ID`).
+
+    The token comes from HF_TOKEN or `hf auth login`, never from a recipe."""
+
+    repo_id: str | None = None  # e.g. your-name/my-voice; none: do not push
+    private: bool = True
+    adapter_only: bool = True  # a LoRA voice: push the adapter (small; needs the base) or, if false, the merged model
+    commit_message: str = "Upload voice fine-tuned with hf_vclone"
+
+
+@dataclass
 class OutputConfig:
     dir: str = "outputs/run"
     save_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
@@ -150,8 +162,10 @@ class Recipe:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    push_to_hub: PushConfig = field(default_factory=PushConfig)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
     source: str = "recipe"
+    raw: dict = field(default_factory=dict)  # the recipe as given (after overrides), for the model card
 
     def training_arguments(self) -> Any:
         """Build `TrainingArguments`; errors from its own checks are re-raised naming the recipe."""
@@ -174,7 +188,12 @@ SECTIONS: dict[str, type] = {
     "strategy": StrategyConfig,
     "evaluation": EvaluationConfig,
     "output": OutputConfig,
+    "push_to_hub": PushConfig,
 }
+# TrainingArguments' own Hub fields would push through the Trainer, without the voice's model card,
+# and `hub_token` would put a secret into a file; the `push_to_hub` section replaces them.
+_HUB_TRAINING_FIELDS = {"push_to_hub", "hub_model_id", "hub_token", "hub_strategy", "hub_private_repo",
+                        "hub_always_push", "hub_revision"}
 
 
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
@@ -207,7 +226,7 @@ def recipe_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), sou
     if problems:
         raise RecipeError(problems, source)
     training = dict(raw.get("training") or {})
-    return Recipe(**sections, training=training, source=source)
+    return Recipe(**sections, training=training, source=source, raw=raw)
 
 
 def _deep_copy(raw: dict) -> dict:
@@ -267,6 +286,9 @@ def _check_training(value: Any) -> list[str]:
             problems.append(f"training.{key}: not a transformers.TrainingArguments field")
         elif key == "output_dir":
             problems.append("training.output_dir: set output.dir instead (one place for the run's folder)")
+        elif key in _HUB_TRAINING_FIELDS:
+            problems.append(f"training.{key}: use the push_to_hub section (repo_id, private, adapter_only); it "
+                            "uploads the voice with its model card, and the token comes from HF_TOKEN or `hf auth login`")
         else:
             expected = {int: "an integer", float: "a number", bool: "true or false"}.get(known[key].type)
             if known[key].type in (int, float, bool) and _check_type(item, known[key].type)[1]:

@@ -37,10 +37,11 @@ class VoiceMeta:
     strategy: str
     vocoder: str | None = None
     extra: dict = field(default_factory=dict)
+    adapter: bool | None = None  # None: decided by the strategy (lora saves an adapter)
 
     @property
     def is_adapter(self) -> bool:
-        return self.strategy == "lora"
+        return self.strategy == "lora" if self.adapter is None else self.adapter
 
 
 def save_voice(voice: nn.Module, processor: Any, directory: str | Path, meta: VoiceMeta, dtype: str = "float32") -> Path:
@@ -55,7 +56,8 @@ def save_voice(voice: nn.Module, processor: Any, directory: str | Path, meta: Vo
     processor.save_pretrained(str(directory))
     voice.speakers.save(directory)
     record = {"backend": meta.backend, "base_model": meta.base_model, "strategy": meta.strategy,
-              "vocoder": meta.vocoder, "speakers": voice.speakers.names, **meta.extra}
+              "adapter": isinstance(tts, PeftModel), "vocoder": meta.vocoder, "speakers": voice.speakers.names,
+              **meta.extra}
     (directory / META_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return directory
 
@@ -65,12 +67,23 @@ def read_meta(directory: str | Path) -> VoiceMeta:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: {directory} is not a voice saved by hf_vclone")
     raw = json.loads(path.read_text(encoding="utf-8"))
-    known = {"backend", "base_model", "strategy", "vocoder"}
+    known = {"backend", "base_model", "strategy", "vocoder", "adapter"}
     extra = {k: v for k, v in raw.items() if k not in known | {"speakers"}}
-    return VoiceMeta(raw["backend"], raw.get("base_model"), raw["strategy"], raw.get("vocoder"), extra)
+    return VoiceMeta(raw["backend"], raw.get("base_model"), raw["strategy"], raw.get("vocoder"), extra,
+                     raw.get("adapter"))
 
 
-def load_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:
+def merge_voice(directory: str | Path, out: str | Path, dtype: str = "float32") -> Path:
+    """A LoRA voice folded into its base: a complete model that plain `from_pretrained` and
+    `pipeline("text-to-speech")` load, with no peft needed. A full voice is copied as it is."""
+    voice, processor, meta = read_voice(directory)
+    if isinstance(voice.tts, PeftModel):
+        voice.tts = voice.tts.merge_and_unload()
+    merged = VoiceMeta(meta.backend, meta.base_model, meta.strategy, meta.vocoder, {**meta.extra, "merged": True})
+    return save_voice(voice, processor, out, merged, dtype)
+
+
+def read_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:
     """(voice model in eval mode, processor, meta) from a folder written by `save_voice`."""
     directory = Path(directory)
     if not directory.is_dir():

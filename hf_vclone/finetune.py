@@ -31,6 +31,8 @@ from .data.text import get_normalizer
 from .evaluation import MelFn, closest_system, compare_systems
 from .export import VoiceMeta, save_voice
 from .l2sp import L2SP
+from .model_card import RECIPE_FILE, recipe_yaml, write_card
+from .publish import push_voice
 from .layer_lr import lr_multipliers as lr_multipliers_for
 from .models import get_backend
 from .models.speakers import FILE_NAME as SPEAKER_FILE
@@ -45,7 +47,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class RunResult:
     output_dir: Path
-    outputs: dict[str, Path] = field(default_factory=dict)
+    outputs: dict[str, Path | str] = field(default_factory=dict)  # name -> file, folder or Hub URL
     metrics: dict | None = None
     train_seconds: float = 0.0
 
@@ -148,7 +150,14 @@ class FineTuneRun:
         base = None if model.init_config is not None else model.name_or_path
         if base and Path(base).is_dir():
             base = str(Path(base).resolve())  # an adapter must find its base from any working directory
-        extra = {"strategy_choice": self.choice.as_dict()} if self.choice else {}
+        data = self.recipe.data
+        extra = {"target_speaker": ", ".join(self.data.speakers), "language": data.language,
+                 "dataset": data.path if data.format == "hub" else None}
+        if not isinstance(self.data.train, IterableDataset):
+            extra |= {"train_minutes": round(float(sum(self.data.train["seconds"])) / 60, 2),
+                      "train_clips": len(self.data.train)}
+        if self.choice:
+            extra["strategy_choice"] = self.choice.as_dict()
         return VoiceMeta(self.backend.name, base, self.strategy_name, model.vocoder, extra)
 
     def _choose_strategy(self, tts: torch.nn.Module) -> StrategyChoice:
@@ -198,6 +207,12 @@ class FineTuneRun:
                 {"samples": self.out / "samples", "spectrograms": self.out / "spectrograms.png",
                  "metrics": self.out / "metrics.json", "report": self.out / "report.md"}
             )
+        (self.out / RECIPE_FILE).write_text(recipe_yaml(self.recipe.raw), encoding="utf-8")
+        result.outputs["model card"] = write_card(self.out)
+        push = self.recipe.push_to_hub
+        if push.repo_id:
+            result.outputs["hub"] = push_voice(self.out, push.repo_id, private=push.private,
+                                               adapter_only=push.adapter_only, commit_message=push.commit_message)
         return result
 
     def _evaluate(self) -> dict:
