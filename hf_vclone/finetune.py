@@ -9,7 +9,9 @@ ranks reuse its `datasets` cache instead of racing it.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,10 @@ from .data.sources import load_source
 from .data.text import get_normalizer
 from .evaluation import MelFn, closest_system, compare_systems
 from .export import VoiceMeta, save_voice
+from .checkpoints import check_fingerprint, resolve_resume
+from .guards import NonFiniteGuard, Preempted, Preemption
+from .intelligibility import load_asr
+from .speaker_similarity import load_speaker_encoder
 from .l2sp import L2SP
 from .model_card import RECIPE_FILE, recipe_yaml, write_card
 from .publish import push_voice
@@ -65,6 +71,7 @@ class FineTuneRun:
         with self.args.main_process_first(desc="prepare data"):
             self.data = self.prepare_data()
             tts = self.backend.load_model(self.recipe.model, self.processor)
+        self._load_evaluation_models()
         base_dir = self.recipe.model.name_or_path if self.recipe.model.init_config is None else None
         speakers = build_speakers(self.recipe.speaker, self.data.speakers, self.backend.speaker_dim(tts), base_dir)
         self.initial_speakers = copy.deepcopy(speakers)
@@ -98,6 +105,8 @@ class FineTuneRun:
             voice_evaluator=self._voice_evaluator(),
             lr_multipliers=lr_multipliers,
             l2sp=l2sp,
+            fingerprint=self.fingerprint(),
+            nonfinite_guard=NonFiniteGuard(self.recipe.run.max_nonfinite_steps),
         )
 
     def _voice_evaluator(self) -> VoiceEvaluator | None:
@@ -124,9 +133,23 @@ class FineTuneRun:
         wave, source_rate = decode(row["audio"].get("path"), row["audio"].get("bytes"))
         return clean(wave, source_rate, rate, cfg.loudness_lufs, cfg.trim_top_db)
 
+    @functools.cached_property
+    def vocoder(self) -> torch.nn.Module | None:
+        return self.backend.load_vocoder(self.recipe.model.vocoder)
+
     def _to_audio(self):
-        vocoder = self.backend.load_vocoder(self.recipe.model.vocoder)
+        vocoder = self.vocoder
         return lambda mel: self.backend.mel_to_audio(mel, self.processor, vocoder)
+
+    def _load_evaluation_models(self) -> None:
+        """The vocoder, speaker encoder and ASR model load before training: a wrong id should
+        fail in the first minute, not after an hour of training (they are cached for later)."""
+        cfg = self.recipe.evaluation
+        _ = self.vocoder
+        if cfg.enabled or self.args.eval_strategy != "no":
+            load_speaker_encoder(cfg.speaker_encoder, "evaluation.speaker_encoder")
+            if cfg.asr_model:
+                load_asr(cfg.asr_model)
 
     def prepare_data(self) -> PreparedData:
         """Corpus -> checked, cleaned, featurised and cached clips; `hf-vclone prepare` stops here.
@@ -183,9 +206,44 @@ class FineTuneRun:
                                minutes, cfg, self.recipe.evaluation.speaker_encoder)
 
     # ---- train -------------------------------------------------------------------------------
+    def fingerprint(self) -> dict:
+        """What must be the same for a checkpoint to continue this run (see checkpoints.py).
+        Step counts, logging and evaluation settings may change; these may not."""
+        r, a = self.recipe, self.args
+        return {
+            "training.gradient_accumulation_steps": a.gradient_accumulation_steps,
+            "world size (processes)": a.world_size,
+            "training.per_device_train_batch_size": a.per_device_train_batch_size,
+            "training.seed": a.seed,
+            "model": {"name_or_path": r.model.name_or_path, "init_config": r.model.init_config},
+            "strategy": {"name": self.strategy_name, "freeze_layers": r.strategy.freeze_layers,
+                         "lora": r.strategy.lora},
+            "speaker.mode": r.speaker.mode,
+            "data": {k: getattr(r.data, k) for k in ("format", "path", "speaker", "max_minutes", "eval_size", "seed")},
+        }
+
     def train(self) -> float:
+        """Train, resuming when `training.resume_from_checkpoint` says so; on SIGTERM, checkpoint
+        and raise Preempted (so a scheduler's kill never costs more than one step)."""
+        resume = resolve_resume(self.args.resume_from_checkpoint, self.out)
+        if resume is not None:
+            check_fingerprint(resume, self.fingerprint())
+            if self.args.should_log:
+                print(f"resuming from {resume}")
+        preemption = Preemption() if self.recipe.run.stop_on_sigterm else None
+        if preemption is not None and threading.current_thread() is threading.main_thread():
+            preemption.install()
+            self.trainer.add_callback(preemption)
         start = time.perf_counter()
-        self.trainer.train(resume_from_checkpoint=self.args.resume_from_checkpoint)
+        try:
+            self.trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        finally:
+            if preemption is not None:
+                preemption.uninstall()
+        if preemption is not None and preemption.requested:
+            step = self.trainer.state.global_step
+            raise Preempted(f"stopped by SIGTERM after step {step}; checkpoint {self.out / f'checkpoint-{step}'} "
+                            "is complete. Resume with training.resume_from_checkpoint=latest")
         return time.perf_counter() - start
 
     # ---- finish ------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ Only these hooks differ from `transformers.Trainer`:
   checkpoints hold only the adapter;
 - resuming and `load_best_model_at_end` read that layout back;
 - layer-wise learning rates become optimizer parameter groups, and L2-SP adds its term to the
-  training loss and logs it on its own as `l2sp`.
+  training loss and logs it on its own as `l2sp`;
+- a checkpoint counts only once it is complete (checkpoints.py), and old ones are rotated away
+  only after that;
+- each batch's clip ids reach the non-finite guard, so a skipped update names its clips.
 Everything else (the loop, accelerate, DDP, logging) is the parent's.
 """
 
@@ -16,18 +19,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from accelerate.utils import broadcast_object_list
 from transformers import Trainer
 
 from .callbacks import VoiceEvaluator
+from .checkpoints import mark_complete, rotate
 from .export import VoiceMeta, load_voice_weights, save_voice
+from .guards import NonFiniteGuard
 from .l2sp import L2SP
 from .layer_lr import parameter_groups
 
 
 class VoiceTrainer(Trainer):
     def __init__(self, *args, voice_meta: VoiceMeta, voice_evaluator: VoiceEvaluator | None = None,
-                 lr_multipliers: dict[str, float] | None = None, l2sp: L2SP | None = None, **kwargs) -> None:
+                 lr_multipliers: dict[str, float] | None = None, l2sp: L2SP | None = None,
+                 fingerprint: dict | None = None, nonfinite_guard: NonFiniteGuard | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fingerprint = fingerprint or {}
+        self.nonfinite_guard = nonfinite_guard
+        if nonfinite_guard is not None:
+            self.add_callback(nonfinite_guard)
         self.voice_meta = voice_meta
         self.voice_evaluator = voice_evaluator
         self.lr_multipliers = lr_multipliers
@@ -47,6 +58,8 @@ class VoiceTrainer(Trainer):
         return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.nonfinite_guard is not None and model.training:
+            self.nonfinite_guard.batch_ids.extend(inputs.get("clip_ids") or [])
         result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if self.l2sp is None or not model.training:
             return result  # the evaluation loss stays the model's own, comparable across strategies
@@ -68,11 +81,34 @@ class VoiceTrainer(Trainer):
         """The parent's loss evaluation, plus voice metrics from speaking held-out sentences, so
         they are logged, reach callbacks and can be `metric_for_best_model`."""
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
-        if self.voice_evaluator is not None and self.is_world_process_zero():
-            prefix = metric_key_prefix
+        if self.voice_evaluator is None:
+            return output
+        scores = None
+        if self.is_world_process_zero():  # synthesis is sequential: one rank speaks, the others wait
             scores = self.voice_evaluator(self.model, self.state.global_step, self.callback_handler.callbacks)
-            output.metrics.update({f"{prefix}_{key}": value for key, value in scores.items()})
+        if self.args.world_size > 1:
+            # Every rank needs the same metrics, or `metric_for_best_model` differs (or is missing)
+            # between ranks and they disagree about which checkpoint is best.
+            box = [scores]
+            broadcast_object_list(box, from_process=0)
+            scores = box[0]
+        output.metrics.update({f"{metric_key_prefix}_{key}": value for key, value in scores.items()})
         return output
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """The parent's checkpoint, then the completion marker, and only then rotation (the
+        parent would delete the previous checkpoint before the new one is known to be good)."""
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        self.accelerator.wait_for_everyone()  # every rank has written its part (RNG state)
+        if self.args.should_save:
+            folder = Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}"
+            mark_complete(folder, self.fingerprint)
+            rotate(folder.parent, limit, self.state.best_model_checkpoint)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         if not self.args.should_save:

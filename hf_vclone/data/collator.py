@@ -18,7 +18,7 @@ class SpectrogramCollator:
     pad_token_id: int
     reduction_factor: int = 1
 
-    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+    def __call__(self, rows: list[dict]) -> dict:
         ids = [torch.as_tensor(r["input_ids"], dtype=torch.long) for r in rows]
         mels = [torch.as_tensor(r["labels"], dtype=torch.float32) for r in rows]
         text_len = max(len(x) for x in ids)
@@ -32,4 +32,7 @@ class SpectrogramCollator:
             attention_mask[i, : len(x)] = 1
             labels[i, : len(m)] = m
         speaker_ids = torch.tensor([int(r["speaker_id"]) for r in rows], dtype=torch.long)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "speaker_ids": speaker_ids}
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "speaker_ids": speaker_ids}
+        if "id" in rows[0]:
+            batch["clip_ids"] = [str(r["id"]) for r in rows]  # names the clips when a batch goes wrong
+        return batch

@@ -42,12 +42,19 @@ class SpeechT5Voice(nn.Module):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         speaker_ids: torch.Tensor | None = None,
+        clip_ids: list[str] | None = None,  # which clips the batch holds, for error reports; not model input
     ) -> Any:
         if speaker_ids is None:
             speaker_ids = torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
         return self.tts(
             input_ids=input_ids, attention_mask=attention_mask, labels=labels, speaker_embeddings=self.speakers(speaker_ids)
         )
+
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,
+                                        every_n_layers: int = 1, offload: bool = False) -> None:
+        """`training.activation_checkpointing: true` (the Trainer calls this): recompute
+        activations in the backward pass instead of storing them, trading compute for memory."""
+        self.tts.activation_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
 
     def train(self, mode: bool = True) -> "SpeechT5Voice":
         """Frozen means frozen: a BatchNorm whose weights do not train keeps its running
@@ -87,13 +94,17 @@ class SpeechT5Backend:
     def load_model(self, cfg: ModelConfig, processor: SpeechT5Processor) -> nn.Module:
         """Pretrained weights, or (with model.init_config) a fresh model sized to the processor's vocabulary."""
         if cfg.init_config is None:
-            return load_model(SpeechT5ForTextToSpeech, cfg.name_or_path, "model.name_or_path", cfg.config_overrides)
+            return load_model(SpeechT5ForTextToSpeech, cfg.name_or_path, "model.name_or_path", cfg.config_overrides,
+                              cfg.trust_remote_code)
         tok = processor.tokenizer
-        config = SpeechT5Config(
-            **{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
-        )
-        return SpeechT5ForTextToSpeech(config)
+        try:
+            config = SpeechT5Config(
+                **{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
+            )
+            return SpeechT5ForTextToSpeech(config)
+        except (ValueError, TypeError) as err:
+            raise UserError(f"model.init_config: not a buildable SpeechT5 architecture: {' '.join(str(err).split())}") from None
 
     def load_processor(self, cfg: ModelConfig, texts: list[str]) -> SpeechT5Processor:
         """The model's processor; for a model trained from scratch, a character tokenizer built
@@ -102,7 +113,8 @@ class SpeechT5Backend:
             # Built in a scratch folder: the voice's own save writes the processor where it belongs.
             with tempfile.TemporaryDirectory() as scratch:
                 return build_processor(texts, scratch)
-        return from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor")
+        return from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor",
+                               trust_remote_code=cfg.trust_remote_code)
 
     def sampling_rate(self, processor: SpeechT5Processor) -> int:
         return int(processor.feature_extractor.sampling_rate)
