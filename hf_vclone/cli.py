@@ -151,12 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
+    from .guards import Preempted
+
     try:
         return ns.func(ns)
+    except Preempted as err:
+        print(f"hf-vclone {ns.command}: {err}", file=sys.stderr)
+        return 143  # 128 + SIGTERM: what a scheduler expects from a job it terminated
     except (UserError, FileNotFoundError) as err:
         # User-fixable problems get their message, not a traceback.
-        print(f"hf-vclone {ns.command}: error: {err}", file=sys.stderr)
+        print(f"hf-vclone {ns.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: Exception) -> str:
+    """The message on one line (messages wrapped from other libraries may span several), except a
+    recipe's list of several problems, which keeps one line per problem."""
+    message = str(err)
+    if len(getattr(err, "problems", ())) > 1:
+        return message
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -9,8 +9,14 @@ each naming its key, so a user fixes the whole recipe in one pass instead of one
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import enum
+import math
+import operator
+import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +35,14 @@ class RecipeError(UserError):
     """A recipe problem a user can fix; the message names every bad key and what to do."""
 
     def __init__(self, problems: list[str], source: str = "recipe") -> None:
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in {source}:\n{lines}")
+        # One line per problem, whatever the wrapped message (YAML, TrainingArguments) looked like.
+        self.problems = [re.sub(r"\s*\n\s*", " ", str(p)).strip() for p in problems]
+        self.source = source
+        if len(self.problems) == 1:
+            super().__init__(f"{source}: {self.problems[0]}")
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            super().__init__(f"{len(self.problems)} problems in {source}:\n{lines}")
 
 
 @dataclass
@@ -40,8 +51,9 @@ class ModelConfig:
     name_or_path: str | None = "microsoft/speecht5_tts"  # Hub id or local save_pretrained dir
     init_config: dict | None = None  # train from scratch with these architecture fields instead
     processor: str | None = None  # Hub id or dir; default: name_or_path; "build": char tokenizer from the data
-    config_overrides: dict = field(default_factory=dict)  # on top of the loaded config, e.g. layerdrop: 0
+    config_overrides: dict = field(default_factory=dict)  # on top of the loaded config, e.g. encoder_layerdrop: 0
     vocoder: str | None = None  # e.g. microsoft/speecht5_hifigan; none means Griffin-Lim
+    trust_remote_code: bool = False  # run Python code shipped with a Hub model; only for repos you trust
 
 
 @dataclass
@@ -137,6 +149,14 @@ class EvaluationConfig:
 
 
 @dataclass
+class RunConfig:
+    """How a run survives trouble: bad batches and preemption."""
+
+    max_nonfinite_steps: int = 5  # abort after this many updates in a row with a NaN/inf loss or gradient
+    stop_on_sigterm: bool = True  # on SIGTERM (preemption) finish the step, checkpoint, and exit
+
+
+@dataclass
 class PushConfig:
     """Publish the voice to the Hub after training (same as `hf-vclone push DIR REPO_ID`).
 
@@ -163,6 +183,7 @@ class Recipe:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     push_to_hub: PushConfig = field(default_factory=PushConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
     source: str = "recipe"
     raw: dict = field(default_factory=dict)  # the recipe as given (after overrides), for the model card
@@ -177,7 +198,7 @@ class Recipe:
         kwargs = {**defaults, **self.training, "output_dir": self.output.dir}
         try:
             return TrainingArguments(**kwargs)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, ImportError) as err:  # ImportError: e.g. deepspeed named but not installed
             raise RecipeError([f"training: {err}"], self.source) from None
 
 
@@ -189,6 +210,7 @@ SECTIONS: dict[str, type] = {
     "evaluation": EvaluationConfig,
     "output": OutputConfig,
     "push_to_hub": PushConfig,
+    "run": RunConfig,
 }
 # TrainingArguments' own Hub fields would push through the Trainer, without the voice's model card,
 # and `hub_token` would put a secret into a file; the `push_to_hub` section replaces them.
@@ -200,14 +222,30 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     """Read a YAML recipe, apply `key.sub=value` overrides, validate everything at once."""
     path = Path(path)
     if not path.is_file():
-        raise RecipeError([f"recipe file {path} does not exist; pass the path of a YAML recipe"], str(path))
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise RecipeError([f"recipe file {path} {what}; pass the path of a YAML recipe"], str(path))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise RecipeError([f"not a text file (byte {err.start} is not UTF-8); a recipe is YAML text"], str(path)) from None
     except yaml.YAMLError as err:
-        raise RecipeError([f"not valid YAML: {err}"], str(path)) from None
+        raise RecipeError([f"not valid YAML: {_yaml_problem(err)}"], str(path)) from None
+    except OSError as err:
+        raise RecipeError([f"cannot read the recipe: {err.strerror or err}"], str(path)) from None
     if not isinstance(raw, dict):
-        raise RecipeError(["the top level must be a mapping of sections"], str(path))
+        raise RecipeError([f"the top level must be a mapping of sections (model:, data:, ...), got {type(raw).__name__}"],
+                          str(path))
     return recipe_from_dict(raw, overrides, source=str(path))
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's message without its multi-line source excerpt: what is wrong, and where."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if problem and mark is not None:
+        context = f"{err.context}: " if getattr(err, "context", None) else ""
+        return f"{context}{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return re.sub(r"\s*\n\s*", " ", str(err)).strip()
 
 
 def recipe_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), source: str = "recipe") -> Recipe:
@@ -222,11 +260,17 @@ def recipe_from_dict(raw: dict, overrides: list[str] | tuple[str, ...] = (), sou
             sections[key] = section
             problems += errs
         else:
-            problems.append(f"unknown section '{key}'; valid sections: {', '.join([*SECTIONS, 'training'])}")
+            problems.append(f"unknown section '{key}'{_did_you_mean(key, [*SECTIONS, 'training'])}; "
+                            f"valid sections: {', '.join([*SECTIONS, 'training'])}")
+    # A key that already has a problem is not judged again: like a section's, it keeps its default.
+    reported = {p.split(":", 1)[0] for p in problems}
+    training = raw.get("training") if isinstance(raw.get("training"), dict) else {}
+    training = {k: v for k, v in training.items() if f"training.{k}" not in reported}
+    recipe = Recipe(**sections, training=training, source=source, raw=raw)
+    problems += _value_problems(recipe, reported)
     if problems:
         raise RecipeError(problems, source)
-    training = dict(raw.get("training") or {})
-    return Recipe(**sections, training=training, source=source, raw=raw)
+    return recipe
 
 
 def _deep_copy(raw: dict) -> dict:
@@ -239,13 +283,26 @@ def _apply_override(raw: dict, item: str) -> str | None:
         return f"override '{item}' must look like key.sub=value"
     dotted, text = item.split("=", 1)
     keys = dotted.strip().split(".")
+    if not all(keys):
+        return f"override '{item}' must look like key.sub=value"
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        return f"override '{dotted}': the value {text!r} is not valid YAML ({_yaml_problem(err)}); quote it"
     node = raw
     for key in keys[:-1]:
-        node = node.setdefault(key, {})
+        if node.get(key) is None:
+            node[key] = {}
+        node = node[key]
         if not isinstance(node, dict):
             return f"override '{dotted}': '{key}' is not a section"
-    node[keys[-1]] = yaml.safe_load(text)
+    node[keys[-1]] = value
     return None
+
+
+def _did_you_mean(key: Any, valid: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), valid, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _build(cls: type, value: Any, prefix: str) -> tuple[Any, list[str]]:
@@ -258,7 +315,7 @@ def _build(cls: type, value: Any, prefix: str) -> tuple[Any, list[str]]:
     problems, kwargs = [], {}
     for key, item in value.items():
         if key not in hints:
-            problems.append(f"{prefix}.{key}: unknown key; valid keys: {', '.join(names)}")
+            problems.append(f"{prefix}.{key}: unknown key{_did_you_mean(key, names)}; valid keys: {', '.join(names)}")
             continue
         if dataclasses.is_dataclass(hints[key]):  # a nested section, e.g. strategy.layer_lr
             kwargs[key], errs = _build(hints[key], item, f"{prefix}.{key}")
@@ -283,19 +340,37 @@ def _check_training(value: Any) -> list[str]:
     problems = []
     for key, item in value.items():
         if key not in known:
-            problems.append(f"training.{key}: not a transformers.TrainingArguments field")
+            problems.append(f"training.{key}: not a transformers.TrainingArguments field"
+                            f"{_did_you_mean(key, list(known))}")
         elif key == "output_dir":
             problems.append("training.output_dir: set output.dir instead (one place for the run's folder)")
         elif key in _HUB_TRAINING_FIELDS:
             problems.append(f"training.{key}: use the push_to_hub section (repo_id, private, adapter_only); it "
                             "uploads the voice with its model card, and the token comes from HF_TOKEN or `hf auth login`")
         else:
-            expected = {int: "an integer", float: "a number", bool: "true or false"}.get(known[key].type)
-            if known[key].type in (int, float, bool) and _check_type(item, known[key].type)[1]:
-                problems.append(f"training.{key}: expected {expected}, got {item!r}")
-            elif known[key].type is float and isinstance(item, str):
-                value[key] = float(item)  # YAML reads 1e-4 as a string
+            coerced, err = _check_type(item, known[key].type)
+            if err or (err := _training_choice(key, item, known[key].type)):
+                problems.append(f"training.{key}: {err}")
+            elif isinstance(item, str) and isinstance(coerced, float):
+                value[key] = coerced  # YAML reads 1e-4 as a string
     return problems
+
+
+def _training_choice(key: str, value: Any, hint: Any) -> str | None:
+    """A name TrainingArguments (or the Trainer, for report_to) would refuse later, without naming the key."""
+    if key == "report_to":
+        names = [value] if isinstance(value, str) else value or []
+        if any(n not in ("all", "none") for n in names):
+            from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+            valid = ["all", "none", *INTEGRATION_TO_CALLBACK]
+            bad = [n for n in names if n not in valid]
+            return f"{', '.join(map(repr, bad))} is not one of: {', '.join(valid)}" if bad else None
+        return None
+    choices = [h for h in typing.get_args(hint) if isinstance(h, type) and issubclass(h, enum.Enum)]
+    if choices and isinstance(value, str) and value not in {e.value for e in choices[0]}:
+        return f"'{value}' is not one of: {', '.join(str(e.value) for e in choices[0])}"
+    return None
 
 
 def _check_type(value: Any, hint: Any) -> tuple[Any, str | None]:
@@ -309,7 +384,7 @@ def _check_type(value: Any, hint: Any) -> tuple[Any, str | None]:
         return value, f"expected {_describe(hint)}, got {value!r}"
     if origin is Literal:
         choices = typing.get_args(hint)
-        if value in choices:
+        if any(value == c and type(value) is type(c) for c in choices):
             return value, None
         return value, f"'{value}' is not one of: {', '.join(map(str, choices))}"
     if hint is type(None):
@@ -333,6 +408,8 @@ def _check_type(value: Any, hint: Any) -> tuple[Any, str | None]:
             if _check_type(item, item_hint)[1]:
                 return value, f"expected a list of {_describe(item_hint)}, got item {item!r}"
         return value, None
+    if hint is Any or not isinstance(hint, type):
+        return value, None  # nothing to check against (Any, or an annotation this checker does not know)
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value), None
@@ -352,5 +429,258 @@ def _check_type(value: Any, hint: Any) -> tuple[Any, str | None]:
 def _describe(hint: Any) -> str:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_describe(h) for h in typing.get_args(hint))
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping"}
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
+    if typing.get_origin(hint) in (list, dict):
+        return {list: "a list", dict: "a mapping"}[typing.get_origin(hint)]
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a mapping",
+             list: "a list"}
     return names.get(hint, "null" if hint is type(None) else getattr(hint, "__name__", str(hint)))
+
+
+# ---- values and combinations ------------------------------------------------------------------
+# Run after the type checks, on values of the right type: what no run could use, and settings
+# that contradict each other. Each rule names its key(s) and says what would work.
+
+def _fraction(v: float) -> bool:
+    return 0 <= v <= 1
+
+
+# (key, holds for the value, what the value must be): the problem reads "key: expected ..., got value"
+RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
+    ("data.path", lambda v: bool(v.strip()), "a corpus folder, manifest file or Hub dataset id (with "
+                                              "data.generate_demo: the folder to write the demo corpus to)"),
+    ("data.speaker", lambda v: v is None or (bool(v) if isinstance(v, list) else bool(v.strip())),
+     "a speaker name or a non-empty list of names, or null for every speaker"),
+    ("data.eval_size", lambda v: v >= 0, "0 or more held-out clips"),
+    ("data.max_minutes", lambda v: v is None or v > 0, "minutes above 0, or null for all the audio"),
+    ("data.min_seconds", lambda v: v >= 0, "0 or more seconds"),
+    ("data.max_seconds", lambda v: v > 0, "seconds above 0"),
+    ("data.max_bad_fraction", _fraction, "a share from 0 to 1, e.g. 0.5"),
+    ("data.max_clipped_fraction", _fraction, "a share from 0 to 1, e.g. 0.01"),
+    ("data.min_sample_rate_ratio", lambda v: 0 < v <= 1, "a ratio above 0 and at most 1, e.g. 0.5"),
+    ("data.trim_top_db", lambda v: v > 0, "decibels above 0, e.g. 40"),
+    ("data.loudness_lufs", lambda v: -70 <= v <= 0, "a loudness target from -70 to 0 LUFS, e.g. -23"),
+    ("data.chars_per_second_z", lambda v: v is None or v > 0, "a z-score limit above 0, or null for no check"),
+    ("data.num_proc", lambda v: v is None or v >= 1, "1 or more worker processes, or null"),
+    ("data.seed", lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1"),
+    ("evaluation.seed", lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1"),
+    ("training.seed", lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1"),
+    ("training.data_seed", lambda v: v is None or 0 <= v < 2**32, "a seed from 0 to 2**32 - 1, or null"),
+    ("strategy.freeze_layers", lambda v: v >= 0, "0 or more layers"),
+    ("strategy.l2sp", lambda v: 0 <= v < math.inf, "a weight of 0 (off) or more"),
+    ("strategy.layer_lr.decay", lambda v: v is None or 0 < v <= 1, "a factor above 0 and at most 1 (e.g. 0.3), or null"),
+    ("strategy.layer_lr.top", lambda v: 0 < v < math.inf, "a multiplier above 0"),
+    ("strategy.layer_lr.groups", lambda v: all(0 < m < math.inf for m in v.values()), "multipliers above 0"),
+    ("strategy.auto.little_minutes", lambda v: 0 < v < math.inf, "minutes above 0"),
+    ("strategy.auto.probe_sentences", lambda v: v >= 1, "1 or more sentences"),
+    ("strategy.auto.similar_above", lambda v: -1 <= v <= 1, "a cosine similarity from -1 to 1"),
+    ("evaluation.num_samples", lambda v: v >= 0, "0 or more sentences"),
+    ("evaluation.during_training", lambda v: v >= 0, "0 or more sentences"),
+    ("evaluation.minlenratio", lambda v: 0 <= v < math.inf, "a ratio of 0 or more"),
+    ("evaluation.maxlenratio", lambda v: 0 < v < math.inf, "a ratio above 0"),
+    ("run.max_nonfinite_steps", lambda v: v >= 1, "1 or more steps"),
+    ("push_to_hub.repo_id", lambda v: v is None or bool(REPO_ID.fullmatch(v)), "a Hub repo id like your-name/my-voice"),
+    ("output.dir", lambda v: bool(v.strip()), "a folder for the run's outputs"),
+    ("training.learning_rate", lambda v: 0 < v < math.inf, "a rate above 0, e.g. 1e-4"),
+    ("training.per_device_train_batch_size", lambda v: v >= 1, "1 or more clips per batch"),
+    ("training.per_device_eval_batch_size", lambda v: v >= 1, "1 or more clips per batch"),
+    ("training.gradient_accumulation_steps", lambda v: v >= 1, "1 or more steps"),
+    ("training.warmup_steps", lambda v: v >= 0, "0 or more steps (or a fraction of the run below 1)"),
+    ("training.dataloader_num_workers", lambda v: v >= 0, "0 (load in the main process) or more workers"),
+    ("training.logging_steps", lambda v: v > 0, "steps above 0 (or a fraction of the run below 1)"),
+    ("training.eval_steps", lambda v: v is None or v > 0, "steps above 0 (or a fraction of the run below 1)"),
+    ("training.save_steps", lambda v: v > 0, "steps above 0 (or a fraction of the run below 1)"),
+]
+REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+
+
+def _value_problems(recipe: Recipe, skip: set[str]) -> list[str]:
+    """Impossible values, contradicting settings and missing local files, as problems naming their keys.
+    A rule about a key in `skip` (or in a section in `skip`) is left out: that key is already reported."""
+    problems, skip = [], set(skip)
+    for key, holds, expected in RANGES:
+        value = _lookup(recipe, key)
+        if value is not _UNSET and not _is_skipped(key, skip) and not holds(value):
+            problems.append(f"{key}: expected {expected}, got {value!r}")
+            skip.add(key)  # and not again in a combination
+    for keys, problem in _conflicts(recipe) + _missing_files(recipe):
+        if not any(_is_skipped(k, skip) for k in keys):
+            problems.append(problem)
+    return problems
+
+
+_UNSET = object()
+
+
+def _lookup(recipe: Recipe, key: str) -> Any:
+    section, _, rest = key.partition(".")
+    if section == "training":
+        return recipe.training.get(rest, _training_default(rest))
+    return operator.attrgetter(key)(recipe)
+
+
+def _training_default(name: str) -> Any:
+    from transformers import TrainingArguments
+
+    field_ = TrainingArguments.__dataclass_fields__.get(name)
+    return _UNSET if field_ is None or field_.default is dataclasses.MISSING else field_.default
+
+
+def _is_skipped(key: str, skip: set[str]) -> bool:
+    return any(key == s or key.startswith(f"{s}.") for s in skip)
+
+
+def _conflicts(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
+    """Settings that contradict each other: (the keys involved, the problem), for those that do."""
+    s, d, t = r.strategy, r.data, r.training
+    evaluates = str(t.get("eval_strategy", "no")) != "no"
+    max_steps = t.get("max_steps", -1)
+    picks_speaker_embedding = s.name == "speaker_embedding" or (
+        s.name == "auto" and s.auto.little_similar == "speaker_embedding")
+    speaker_embedding = ("strategy.name: speaker_embedding" if s.name != "auto" else
+                         "strategy.name: auto may pick speaker_embedding (strategy.auto.little_similar), which")
+    rules = [
+        (("data.min_seconds", "data.max_seconds"), d.min_seconds >= d.max_seconds,
+         f"data.min_seconds ({d.min_seconds}) must be below data.max_seconds ({d.max_seconds}), or every clip is skipped"),
+        (("evaluation.minlenratio", "evaluation.maxlenratio"), r.evaluation.minlenratio >= r.evaluation.maxlenratio,
+         f"evaluation.minlenratio ({r.evaluation.minlenratio}) must be below evaluation.maxlenratio "
+         f"({r.evaluation.maxlenratio})"),
+        (("strategy.name", "strategy.auto.little_similar", "speaker.mode"), picks_speaker_embedding and r.speaker.mode != "learned",
+         f"{speaker_embedding} trains only the speaker vector, but speaker.mode: {r.speaker.mode} fixes it; "
+         "set speaker.mode: learned"),
+        (("strategy.layer_lr", "strategy.name"),
+         s.name not in ("full", "freeze_lower") and (s.layer_lr.decay is not None or bool(s.layer_lr.groups)),
+         f"strategy.layer_lr applies to full and freeze_lower (the strategies that train whole layers); the "
+         f"strategy is {s.name}: remove strategy.layer_lr or pick one of those"),
+        (("strategy.lora", "strategy.name"), bool(s.lora) and s.name != "lora",
+         f"strategy.lora: settings for strategy lora, but the strategy is {s.name}; remove them or set strategy.name: lora"),
+        (("strategy.name", "model.init_config"), s.name == "auto" and r.model.init_config is not None,
+         "strategy.name: auto chooses how much of a pretrained base to retrain; model.init_config trains from "
+         "scratch, so name a strategy (full)"),
+        (("strategy.name", "data.streaming"), s.name == "auto" and d.streaming,
+         "strategy.name: auto weighs the minutes of audio, which data.streaming cannot tell in advance; name a strategy"),
+        (("speaker.path", "speaker.mode"), r.speaker.mode == "file" and not r.speaker.path,
+         "speaker.path: speaker.mode file needs an .npy file with one speaker vector; set speaker.path or use "
+         "speaker.mode: learned"),
+        (("model.name_or_path", "model.init_config"), not r.model.name_or_path and r.model.init_config is None,
+         "model.name_or_path: empty; give a Hub id (e.g. microsoft/speecht5_tts) or a local folder, or "
+         "model.init_config to train from scratch"),
+        (("training.load_best_model_at_end", "training.eval_strategy"), bool(t.get("load_best_model_at_end")) and not evaluates,
+         "training.load_best_model_at_end: needs evaluations to pick the best from; set training.eval_strategy "
+         "(steps or epoch) and data.eval_size above 0"),
+        (("training.metric_for_best_model", "training.eval_strategy"), t.get("metric_for_best_model") is not None and not evaluates,
+         "training.metric_for_best_model: needs evaluations to measure; set training.eval_strategy (steps or epoch) "
+         "and data.eval_size above 0"),
+        (("training.eval_strategy", "data.eval_size"), evaluates and d.eval_size <= 0,
+         "training.eval_strategy: evaluation during training needs held-out clips; set data.eval_size above 0 or "
+         "training.eval_strategy: 'no'"),
+        (("training.max_steps", "data.streaming"), d.streaming and not (isinstance(max_steps, int) and max_steps > 0),
+         "training.max_steps: data.streaming has no length; set training.max_steps above 0"),
+        (("training.num_train_epochs", "training.max_steps"),
+         not (isinstance(max_steps, int) and max_steps > 0) and not t.get("num_train_epochs", 3.0) > 0,
+         "training.num_train_epochs: with no training.max_steps the run lasts this many epochs; set it above 0"),
+        (("data.max_minutes", "data.streaming"), d.streaming and d.max_minutes is not None,
+         "data.max_minutes needs the whole corpus; remove it or set data.streaming: false"),
+    ]
+    return [(keys, problem) for keys, clash, problem in rules if clash] + _lora_fields(s) + _model_config(r.model)
+
+
+def _lora_fields(s: StrategyConfig) -> list[tuple[tuple[str, ...], str]]:
+    """strategy.lora against peft.LoraConfig's fields and their types (peft checks them only when applied)."""
+    if s.name != "lora" or not s.lora:
+        return []
+    from peft import LoraConfig
+
+    hints = typing.get_type_hints(LoraConfig)
+    names = [f.name for f in dataclasses.fields(LoraConfig)]
+    problems = []
+    for key, value in s.lora.items():
+        if key not in names:
+            problems.append(f"strategy.lora.{key}: not a peft.LoraConfig field{_did_you_mean(key, names)}")
+        elif err := _check_type(value, hints[key])[1]:
+            problems.append(f"strategy.lora.{key}: {err}")
+        elif key == "r" and value < 1:
+            problems.append(f"strategy.lora.r: expected a rank of 1 or more, got {value!r}")
+    return [(("strategy.lora",), p) for p in problems]
+
+
+def _model_config(m: ModelConfig) -> list[tuple[tuple[str, ...], str]]:
+    """model.init_config and model.config_overrides against the backend's config class. Its own
+    checks run when the model loads, after the data is prepared, and an unknown override would
+    reach the model's constructor as a keyword argument."""
+    if not m.init_config and not m.config_overrides:
+        return []
+    from .models import BACKENDS
+
+    config_class = BACKENDS[m.type].model_class.config_class
+    names = sorted(f.name for f in dataclasses.fields(config_class)) if dataclasses.is_dataclass(config_class) \
+        else sorted(vars(config_class()))
+    problems = []
+    for key, values in (("model.init_config", m.init_config or {}), ("model.config_overrides", m.config_overrides)):
+        unknown = [k for k in values if k not in names]
+        problems += [((key,), f"{key}.{k}: not a {config_class.__name__} field{_did_you_mean(k, names)}")
+                     for k in unknown]
+        if values and not unknown:
+            try:
+                config_class(**values)
+            except Exception as err:  # noqa: BLE001 - the config class's own checks of a value, whatever it raises
+                problems.append(((key,), f"{key}: {err}"))
+    return problems
+
+
+def _missing_files(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
+    """Local files and folders the recipe names, checked now instead of after the data is prepared.
+    A value that looks like a Hub id (owner/name) is left to the loader."""
+    m, sp, ev = r.model, r.speaker, r.evaluation
+    found = [
+        ("model.name_or_path", _folder_problem(m.name_or_path, weights=m.init_config is None)),
+        ("model.processor", None if m.processor == "build" else _folder_problem(m.processor)),
+        ("model.vocoder", _folder_problem(m.vocoder, weights=True)),
+        ("evaluation.speaker_encoder", None if ev.speaker_encoder == "offline" else _folder_problem(ev.speaker_encoder)),
+        ("evaluation.asr_model", _folder_problem(ev.asr_model)),
+        ("speaker.path", _file_problem(sp.path, ".npy file with one speaker vector")),
+        ("speaker.init", None if sp.init in ("base_mean", "random") else
+         _file_problem(sp.init, ".npy file with one speaker vector, or base_mean or random")),
+        ("output.dir", _output_problem(r.output.dir)),
+    ]
+    return [((key,), f"{key}: {problem}") for key, problem in found if problem]
+
+
+# What `from_pretrained(..., use_safetensors=True)` can load from a folder (a peft adapter folder names its base).
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
+
+
+def _looks_local(name: str) -> bool:
+    """The loader's rule (models/loading.py): an existing path, or one that cannot be a Hub id."""
+    return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+
+
+def _folder_problem(name: str | None, weights: bool = False) -> str | None:
+    if not name or not _looks_local(name):
+        return None
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        return f"{name} is not a directory; give a folder written by save_pretrained, or a Hub id like owner/name"
+    if weights and not any((folder / file).is_file() for file in SAFETENSORS_WEIGHTS):
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl"))
+        if pickles:
+            return (f"{name} has weights only in {', '.join(pickles)}; hf_vclone loads weights only from .safetensors "
+                    "(a pickle can run code when loaded): convert with `model.save_pretrained(dir)` in a session you trust")
+        return f"{name} holds no .safetensors weights; give a folder written by save_pretrained"
+    return None
+
+
+def _file_problem(name: str | None, what: str) -> str | None:
+    if name is None or Path(name).expanduser().is_file():
+        return None
+    return f"{name} is not a file; give an {what}"
+
+
+def _output_problem(name: str) -> str | None:
+    """The run's folder must be creatable: neither it nor a parent may be an existing file."""
+    path = Path(name).expanduser()
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"{name} cannot be a folder: {blocker} is a file; choose another output.dir"
+    return None

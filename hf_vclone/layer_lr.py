@@ -34,7 +34,7 @@ def lr_multipliers(voice: nn.Module, cfg: LayerLRConfig, levels: list[tuple[str,
         return None
     if cfg.decay is not None and not 0 < cfg.decay <= 1:
         raise UserError(f"strategy.layer_lr.decay={cfg.decay}: give a factor in (0, 1], e.g. 0.3")
-    bad = {k: v for k, v in cfg.groups.items() if v < 0}
+    bad = {k: v for k, v in cfg.groups.items() if v <= 0}
     if bad or cfg.top <= 0:
         raise UserError(f"strategy.layer_lr: multipliers must be positive (top={cfg.top}, groups {bad or 'ok'})")
     trainable = [name for name, p in voice.named_parameters() if p.requires_grad]

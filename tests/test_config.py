@@ -21,7 +21,7 @@ def test_every_shipped_recipe_loads_and_says_how_to_launch(path: Path) -> None:
 def test_unknown_keys_and_wrong_types_are_all_reported_at_once() -> None:
     raw = {
         "model": {"nme_or_path": "x"},
-        "data": {"eval_size": "ten", "speaker": 225},
+        "data": {"path": "d", "eval_size": "ten", "speaker": 225},
         "strategy": {"name": "bogus"},
         "training": {"learning_rat": 1e-4, "max_steps": "many"},
         "extra": {},
@@ -78,5 +78,5 @@ def test_config_choices_match_the_registries() -> None:
 
 def test_recipe_round_trips_through_yaml(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump({"strategy": {"name": "freeze_lower", "freeze_layers": 2}}))
+    path.write_text(yaml.safe_dump({"data": {"path": "d"}, "strategy": {"name": "freeze_lower", "freeze_layers": 2}}))
     assert load_recipe(path).strategy.freeze_layers == 2

@@ -188,6 +188,9 @@ def _report_row(row: dict, reason: str) -> dict:
 def _abort_if_mostly_bad(bad: int, total: int, cfg: DataConfig, report_dir: Path | None, skipped: list[dict]) -> None:
     where = f"; every reason is in {report_dir / 'skipped.csv'}" if report_dir else ""
     top = ", ".join(f"{kind} ({n})" for kind, n in top_reasons(skipped))
+    if skipped:  # one reason in full: it names the setting or file to fix (e.g. data.min_seconds=15.0)
+        example = next(r for r in skipped if reason_kind(r["reason"]) == top_reasons(skipped, 1)[0][0])
+        top += f"; e.g. {example['id']}: {example['reason']}"
     if bad == total:
         raise DataError(f"no usable clips left in {cfg.path}: all {total} were skipped: {top}{where}")
     if bad > cfg.max_bad_fraction * total:

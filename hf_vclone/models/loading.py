@@ -24,12 +24,24 @@ def from_pretrained(cls: Any, name_or_path: str | None, key: str, **kwargs: Any)
         raise ModelLoadError(f"{key}: {name_or_path} is not a directory; give a folder written by save_pretrained")
     try:
         return cls.from_pretrained(str(local) if looks_local else name_or_path, **kwargs)
-    except (OSError, ValueError) as err:
+    except RuntimeError as err:
+        # A config override that reshapes weights (vocab_size, hidden_size, ...) cannot load them.
+        raise ModelLoadError(f"{key}: the pretrained weights of '{name_or_path}' do not fit the configuration "
+                             f"({' '.join(str(err).split())[:300]}); remove the model.config_overrides that change "
+                             "layer sizes, or train from scratch with model.init_config") from None
+    except (OSError, ValueError, TypeError) as err:
         where = "the local folder" if looks_local else "the Hub (is it reachable? is HF_HUB_OFFLINE set?)"
-        raise ModelLoadError(f"{key}: cannot load '{name_or_path}' from {where}: {err}") from None
+        hint = ""
+        if kwargs.get("use_safetensors") and "safetensors" in str(err).lower():
+            hint = ("; hf_vclone loads weights only from .safetensors (a pickled .bin can run code when loaded): "
+                    "convert it with `model.save_pretrained(dir)` in a session you trust")
+        raise ModelLoadError(f"{key}: cannot load '{name_or_path}' from {where}: {err}{hint}") from None
 
 
-def load_model(cls: Any, name_or_path: str | None, key: str, overrides: dict | None = None) -> Any:
+def load_model(cls: Any, name_or_path: str | None, key: str, overrides: dict | None = None,
+               trust_remote_code: bool = False) -> Any:
     """Weights always load as float32, whatever dtype they were saved in: the committed
-    quickstart base is float16 to stay small, and CPU training wants float32."""
-    return from_pretrained(cls, name_or_path, key, dtype=torch.float32, **(overrides or {}))
+    quickstart base is float16 to stay small, and CPU training wants float32. Only safetensors
+    weights load (no pickle), and a repo's own code runs only when the recipe says so."""
+    return from_pretrained(cls, name_or_path, key, dtype=torch.float32, use_safetensors=True,
+                           trust_remote_code=trust_remote_code, **(overrides or {}))
