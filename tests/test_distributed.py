@@ -1,0 +1,63 @@
+"""Data parallel on 2 CPU processes through `accelerate launch`: ranks in sync, and the same
+training as one process at the same global batch. Plus: every launch config parses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from accelerate.commands.config.config_args import load_config_from_file
+
+from conftest import tiny_recipe
+
+ROOT = Path(__file__).parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "accelerate_configs").glob("*.yaml")))
+def test_every_launch_config_parses_and_says_how_to_launch_it(config: str) -> None:
+    path = ROOT / "accelerate_configs" / config
+    parsed = load_config_from_file(str(path))
+    assert parsed.num_processes >= 1
+    assert f"accelerate launch --config_file accelerate_configs/{config}" in path.read_text()
+
+
+def launch(raw: dict, report: Path, processes: int) -> subprocess.CompletedProcess:
+    report.mkdir(parents=True)
+    env = {**os.environ, "VCLONE_TEST_REPORT": str(report)}
+    script = [str(ROOT / "tests" / "run_recipe.py"), json.dumps(raw)]
+    if processes == 1:
+        cmd = [sys.executable, *script]
+    else:
+        cmd = [str(BIN / "accelerate"), "launch", "--config_file", "accelerate_configs/cpu_ddp.yaml", *script]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_stay_in_sync_and_match_one_process_at_the_same_global_batch(
+    corpus: Path, tiny_base: Path, tmp_path: Path
+) -> None:
+    def recipe(out: Path, per_device: int) -> dict:
+        return tiny_recipe(corpus, tiny_base, out, evaluation={"enabled": False}, training={
+            "max_steps": 3, "per_device_train_batch_size": per_device, "learning_rate": 1e-3,
+            # SpeechT5 ignores num_items_in_batch; averaging tokens over devices would double the loss (STACK.md).
+            "average_tokens_across_devices": False})
+
+    two = launch(recipe(tmp_path / "two", 2), tmp_path / "report2", processes=2)
+    assert two.returncode == 0, two.stderr[-4000:]
+    one = launch(recipe(tmp_path / "one", 4), tmp_path / "report1", processes=1)
+    assert one.returncode == 0, one.stderr[-4000:]
+
+    ranks = [json.loads((tmp_path / "report2" / f"rank-{i}.json").read_text()) for i in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert ranks[0]["digest"] == ranks[1]["digest"], "the two ranks ended with different weights"
+    single = json.loads((tmp_path / "report1" / "rank-0.json").read_text())
+    assert single["world_size"] == 1
+    # Same 4 clips per step, split 2+2: the loss is a mean over each rank's padded frames, so
+    # it matches the 1-process mean up to the padding of the halves.
+    assert ranks[0]["losses"] == pytest.approx(single["losses"], rel=0.01)  # measured: within 0.1%
+    assert (tmp_path / "two" / "vclone.json").is_file()  # rank 0 saved the voice
