@@ -98,12 +98,13 @@ def best_by(runs: dict, key: str, higher: bool) -> str | None:
     return (max if higher else min)(scored, key=scored.get)
 
 
-def table(results: dict, steps: int) -> str:
+def table(results: dict, steps: int, note: str = "") -> str:
     lines = [
         "# Fine-tuning strategies in the four cases, and what `strategy: auto` picks", "",
         f"Base: the committed quickstart base. Every run {steps} steps, batch 8, on 2 CPU cores; scored on the "
         f"same {EVAL_SENTENCES} held-out sentences of the target (Griffin-Lim audio). Similar target: `us_f2_near` "
         "(the base's us_f2 variant, pitch 62 vs 55); dissimilar: `us_f5` (variant f5, pitch 85).", "",
+        *([note, ""] if note else []),
     ]
     summary = ["| case | auto measured | auto picks | best MCD | best similarity | auto = best MCD? |",
                "|---|---|---|---|---|---|"]
@@ -145,11 +146,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "strategies.md"))
     parser.add_argument("--probe-only", action="store_true")
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--note", default="", help="a line for the table's header, e.g. about the machine's load")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.table_only:
         results = json.loads((OUT / "results.json").read_text())
-        Path(args.out).write_text(table(results, args.steps), encoding="utf-8")
+        Path(args.out).write_text(table(results, args.steps, args.note), encoding="utf-8")
         return
     build_demo_corpus(CORPUS, clips_per_base_voice=150, target_clips=220, extra_targets=NEAR_TARGET_VOICE)
     results_file = OUT / "results.json"
