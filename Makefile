@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup espeak quickstart test base clean
+.PHONY: setup espeak quickstart test base bench clean
 
 setup: $(VENV)/.installed espeak
 
@@ -27,6 +27,12 @@ test: setup
 # Rebuild the committed quickstart base (assets/quickstart_base) from scratch.
 base: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart_base.yaml
+
+# Speed figures against the reference pipeline (benchmarks/README.md); about 40 minutes.
+bench: setup
+	$(BIN)/python benchmarks/prepare_throughput.py --num-proc 2
+	$(BIN)/python benchmarks/training_speed.py --size full --steps 12
+	$(BIN)/python benchmarks/training_speed.py --size small --steps 60 --levers
 
 clean:
 	rm -rf outputs data

@@ -1,0 +1,107 @@
+"""The discriminator VITS trains against: multi-period (HiFi-GAN's MPD) plus multi-scale (MSD).
+
+transformers ships VITS for inference only, so there is no discriminator to load; this one is
+initialised fresh (or loaded from a folder) and saved with every checkpoint. Each
+sub-discriminator returns its scores and its hidden activations (for feature matching).
+
+- Period p: the waveform folded into rows of p samples and read by 2-D convolutions along time,
+  so periodic structure at that period (pitch harmonics) is visible. Periods 2, 3, 5, 7, 11.
+- Scale s: 1-D grouped convolutions on the waveform, then on 2x and 4x average-pooled copies;
+  the first uses spectral normalisation, as in HiFi-GAN.
+
+`width` scales every channel count (1.0 is the published size; tests use a small one).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+
+LRELU = 0.1
+PERIODS = (2, 3, 5, 7, 11)
+
+
+def _ch(channels: int, width: float, multiple: int = 1) -> int:
+    return max(multiple, int(channels * width) // multiple * multiple)
+
+
+class PeriodDiscriminator(nn.Module):
+    def __init__(self, period: int, width: float = 1.0) -> None:
+        super().__init__()
+        self.period = period
+        sizes = [1, _ch(32, width), _ch(128, width), _ch(512, width), _ch(1024, width), _ch(1024, width)]
+        self.convs = nn.ModuleList(
+            weight_norm(nn.Conv2d(c_in, c_out, (5, 1), (3 if i < 4 else 1, 1), padding=(2, 0)))
+            for i, (c_in, c_out) in enumerate(zip(sizes[:-1], sizes[1:]))
+        )
+        self.post = weight_norm(nn.Conv2d(sizes[-1], 1, (3, 1), 1, padding=(1, 0)))
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        batch, channels, length = wave.shape
+        if length % self.period:
+            # Reflect-pad to whole rows: zero padding would add a false edge the model could learn.
+            pad = self.period - length % self.period
+            wave = nn.functional.pad(wave, (0, pad), mode="reflect")
+            length += pad
+        x = wave.view(batch, channels, length // self.period, self.period)
+        features = []
+        for conv in self.convs:
+            x = nn.functional.leaky_relu(conv(x), LRELU)
+            features.append(x)
+        x = self.post(x)
+        features.append(x)
+        return x.flatten(1), features
+
+
+class ScaleDiscriminator(nn.Module):
+    def __init__(self, width: float = 1.0, spectral: bool = False) -> None:
+        super().__init__()
+        norm = spectral_norm if spectral else weight_norm
+        # (in, out, kernel, stride, groups) of HiFi-GAN's scale discriminator
+        layers = [(1, 16, 15, 1, 1), (16, 64, 41, 4, 4), (64, 256, 41, 4, 16), (256, 1024, 41, 4, 64),
+                  (1024, 1024, 41, 4, 256), (1024, 1024, 5, 1, 1)]
+        convs = []
+        for c_in, c_out, kernel, stride, groups in layers:
+            groups = max(1, int(groups * width)) if groups > 1 else 1
+            c_in = 1 if c_in == 1 else _ch(c_in, width, groups)
+            c_out = _ch(c_out, width, groups)
+            convs.append(norm(nn.Conv1d(c_in, c_out, kernel, stride, groups=groups, padding=kernel // 2)))
+        self.convs = nn.ModuleList(convs)
+        self.post = norm(nn.Conv1d(convs[-1].out_channels, 1, 3, 1, padding=1))
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        x, features = wave, []
+        for conv in self.convs:
+            x = nn.functional.leaky_relu(conv(x), LRELU)
+            features.append(x)
+        x = self.post(x)
+        features.append(x)
+        return x.flatten(1), features
+
+
+class VitsDiscriminator(nn.Module):
+    """All sub-discriminators; forward returns (scores, features), one entry per sub-discriminator."""
+
+    def __init__(self, periods: tuple[int, ...] = PERIODS, scales: int = 3, width: float = 1.0) -> None:
+        super().__init__()
+        self.periods = nn.ModuleList(PeriodDiscriminator(p, width) for p in periods)
+        self.scales = nn.ModuleList(ScaleDiscriminator(width, spectral=i == 0) for i in range(scales))
+        self.pool = nn.AvgPool1d(4, 2, padding=2)
+
+    def forward(self, wave: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        if wave.dim() == 2:
+            wave = wave[:, None]
+        scores, features = [], []
+        for sub in self.periods:
+            score, feats = sub(wave)
+            scores.append(score)
+            features.append(feats)
+        x = wave
+        for i, sub in enumerate(self.scales):
+            if i > 0:
+                x = self.pool(x)
+            score, feats = sub(x)
+            scores.append(score)
+            features.append(feats)
+        return scores, features

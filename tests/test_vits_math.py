@@ -1,0 +1,94 @@
+"""VITS training pieces against the math: alignment search vs brute force, losses vs hand values."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from hf_vclone.vits.alignment import maximum_path
+from hf_vclone.vits.discriminator import VitsDiscriminator
+from hf_vclone.vits.losses import (discriminator_loss, duration_loss, feature_matching_loss, generator_loss,
+                                   kl_loss)
+
+
+def monotonic_paths(frames: int, tokens: int):
+    """Every valid alignment, as the token of each frame: starts at 0, ends at tokens-1, steps 0 or 1."""
+    for steps in itertools.product((0, 1), repeat=frames - 1):
+        if sum(steps) == tokens - 1:
+            yield [0, *itertools.accumulate(steps)]
+
+
+def brute_force(value: torch.Tensor) -> tuple[float, list[int]]:
+    frames, tokens = value.shape
+    return max(((sum(float(value[y, x]) for y, x in enumerate(path)), path)
+                for path in monotonic_paths(frames, tokens)), key=lambda t: t[0])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_alignment_search_finds_the_brute_force_optimum_in_a_padded_batch(seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    sizes = [(int(torch.randint(1, 9, (1,), generator=gen)), 0) for _ in range(3)]
+    sizes = [(frames, int(torch.randint(1, frames + 1, (1,), generator=gen))) for frames, _ in sizes]
+    max_frames, max_tokens = max(s[0] for s in sizes), max(s[1] for s in sizes)
+    value = torch.randn(len(sizes), max_frames, max_tokens, generator=gen)
+    mask = torch.zeros_like(value, dtype=torch.bool)
+    for b, (frames, tokens) in enumerate(sizes):
+        mask[b, :frames, :tokens] = True
+    path = maximum_path(value, mask)
+    for b, (frames, tokens) in enumerate(sizes):
+        best, best_path = brute_force(value[b, :frames, :tokens])
+        ours = path[b, :frames, :tokens]
+        assert torch.equal(ours.sum(1), torch.ones(frames)), "each frame on exactly one token"
+        assert [int(row.argmax()) for row in ours] == best_path
+        assert float((ours * value[b, :frames, :tokens]).sum()) == pytest.approx(best, abs=1e-4)
+        assert float(path[b].sum()) == frames  # nothing outside the item's rectangle
+
+
+def test_alignment_is_refused_when_there_are_fewer_frames_than_tokens() -> None:
+    with pytest.raises(ValueError, match="at least as many frames as tokens"):
+        maximum_path(torch.zeros(1, 2, 3), torch.ones(1, 2, 3, dtype=torch.bool))
+
+
+def test_kl_loss_matches_the_closed_form_per_element() -> None:
+    z_p, logs_q = torch.tensor([[[0.5, -1.0]]]), torch.tensor([[[0.1, 0.2]]])
+    m_p, logs_p = torch.tensor([[[0.0, 1.0]]]), torch.tensor([[[0.3, -0.4]]])
+    mask = torch.tensor([[[1.0, 0.0]]])
+    expected = 0.3 - 0.1 - 0.5 + 0.5 * 0.5 ** 2 * math.exp(-0.6)  # only the first element counts
+    assert float(kl_loss(z_p, logs_q, m_p, logs_p, mask)) == pytest.approx(expected)
+    same = kl_loss(torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.zeros(1, 2, 4),
+                   torch.ones(1, 2, 4))
+    assert float(same) == pytest.approx(-0.5)  # log-std equal, sample at the mean: only the -1/2 remains
+
+
+def test_lsgan_and_feature_matching_losses_match_hand_values() -> None:
+    real, fake = [torch.tensor([1.0, 0.5]), torch.tensor([0.0])], [torch.tensor([0.0, 0.5]), torch.tensor([1.0])]
+    # D: mean((1-r)^2) + mean(f^2) per sub-discriminator
+    assert float(discriminator_loss(real, fake)) == pytest.approx((0.125 + 0.125) + (1.0 + 1.0))
+    assert float(generator_loss(fake)) == pytest.approx(0.625 + 0.0)
+    real_features = [[torch.tensor([1.0, 2.0]), torch.tensor([0.0])]]
+    fake_features = [[torch.tensor([1.5, 1.0]), torch.tensor([2.0])]]
+    assert float(feature_matching_loss(real_features, fake_features)) == pytest.approx(0.75 + 2.0)
+    assert float(duration_loss(torch.tensor([3.0, 5.0]), torch.ones(2, 1, 4))) == pytest.approx(1.0)
+
+
+def test_discriminator_scores_every_sub_discriminator_and_trains_against_real_audio() -> None:
+    torch.manual_seed(0)
+    disc = VitsDiscriminator(width=1 / 16)
+    wave = torch.randn(2, 1, 1000)
+    scores, features = disc(wave)
+    assert len(scores) == len(features) == 5 + 3
+    assert all(s.shape[0] == 2 for s in scores) and all(len(f) >= 5 for f in features)
+    real = torch.sin(torch.linspace(0, 200, 1000)).repeat(2, 1, 1) * 0.5
+    fake = torch.randn(2, 1, 1000) * 0.5
+    optimizer = torch.optim.Adam(disc.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(20):
+        loss = discriminator_loss(disc(real)[0], disc(fake)[0])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]  # it learns to tell them apart
