@@ -22,6 +22,17 @@ LRELU = 0.1
 PERIODS = (2, 3, 5, 7, 11)
 
 
+def _run(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The conv stack shared by both kinds: every activation is kept for feature matching."""
+    features = []
+    for conv in convs:
+        x = nn.functional.leaky_relu(conv(x), LRELU)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 def _ch(channels: int, width: float, multiple: int = 1) -> int:
     return max(multiple, int(channels * width) // multiple * multiple)
 
@@ -44,14 +55,7 @@ class PeriodDiscriminator(nn.Module):
             pad = self.period - length % self.period
             wave = nn.functional.pad(wave, (0, pad), mode="reflect")
             length += pad
-        x = wave.view(batch, channels, length // self.period, self.period)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), LRELU)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _run(self.convs, self.post, wave.view(batch, channels, length // self.period, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -71,13 +75,7 @@ class ScaleDiscriminator(nn.Module):
         self.post = norm(nn.Conv1d(convs[-1].out_channels, 1, 3, 1, padding=1))
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        x, features = wave, []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), LRELU)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _run(self.convs, self.post, wave)
 
 
 class VitsDiscriminator(nn.Module):
