@@ -23,15 +23,15 @@ from .evaluation import Spoken, score
 from .media_log import media_sinks
 from .plots import spectrogram_comparison
 
-MelFn = Callable[[torch.nn.Module, str], np.ndarray]
+SpeakFn = Callable[[torch.nn.Module, str], tuple[np.ndarray, np.ndarray]]  # (voice, text) -> (log10 mel, wave)
 
 
 class VoiceEvaluator:
     def __init__(self, texts: list[str], ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], ids: list[str],
-                 mel_fn: MelFn, to_audio: Callable[[np.ndarray], np.ndarray], sampling_rate: int,
+                 speak_fn: SpeakFn, sampling_rate: int,
                  speaker_encoder: str | None, out_dir: Path, asr_model: str | None = None) -> None:
         self.texts, self.ref_mels, self.ref_waves, self.ids = texts, ref_mels, ref_waves, ids
-        self.mel_fn, self.to_audio, self.rate = mel_fn, to_audio, sampling_rate
+        self.speak_fn, self.rate = speak_fn, sampling_rate
         self.speaker_encoder, self.out_dir, self.asr_model = speaker_encoder, out_dir, asr_model
 
     def __call__(self, voice: torch.nn.Module, step: int, callbacks: list) -> dict[str, float]:
@@ -39,9 +39,8 @@ class VoiceEvaluator:
         voice.eval()
         try:
             start = time.perf_counter()
-            mels = [self.mel_fn(voice, text) for text in self.texts]
-            waves = [self.to_audio(mel) for mel in mels]
-            spoken = Spoken(mels, waves, time.perf_counter() - start)
+            mels, waves = zip(*(self.speak_fn(voice, text) for text in self.texts))
+            spoken = Spoken(list(mels), list(waves), time.perf_counter() - start)
         finally:
             voice.train(was_training)
         summary = score(spoken, self.ref_mels, self.ref_waves, self.rate, self.speaker_encoder,

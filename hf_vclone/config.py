@@ -25,7 +25,7 @@ import yaml
 
 from .errors import UserError
 
-BackendName = Literal["speecht5"]
+BackendName = Literal["speecht5", "vits"]
 StrategyName = Literal["full", "freeze_lower", "lora", "head_only", "speaker_embedding", "auto"]
 SpeakerMode = Literal["learned", "file", "per_speaker"]
 DataFormat = Literal["ljspeech", "librispeech", "vctk", "libritts", "common_voice", "folder", "manifest", "hub"]
@@ -127,6 +127,9 @@ class AutoConfig:
 class StrategyConfig:
     name: StrategyName = "full"
     freeze_layers: int = 1  # freeze_lower: lower encoder *and* decoder layers frozen
+    # freeze_lower for VITS: which named parts stay frozen (text_encoder, duration_predictor, flow,
+    # posterior_encoder, decoder); none: the backend's default (text_encoder, duration_predictor)
+    freeze_groups: list[str] | None = None
     lora: dict = field(default_factory=dict)  # peft.LoraConfig fields; the backend supplies defaults
     layer_lr: LayerLRConfig = field(default_factory=LayerLRConfig)  # with full / freeze_lower
     l2sp: float = 0.0  # lambda of L2-SP: loss += lambda * ||theta - theta_pretrained||^2 over trained parameters
@@ -169,6 +172,22 @@ class PushConfig:
 
 
 @dataclass
+class VitsConfig:
+    """model.type vits: the training losses' weights (the published VITS defaults) and the discriminator."""
+
+    mel_weight: float = 45.0  # L1 between log-mels of the generated and the real slice
+    kl_weight: float = 1.0
+    duration_weight: float = 1.0
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 2.0
+    segment_frames: int = 32  # latent frames decoded per clip per step (32 x hop 256 = 8192 samples)
+    mel_bins: int = 80
+    discriminator: str | None = None  # a folder with discriminator.safetensors (e.g. a previous voice); none: fresh
+    discriminator_width: float = 1.0  # channel multiplier (1.0 is the published size)
+    discriminator_learning_rate: float | None = None  # none: training.learning_rate
+
+
+@dataclass
 class OutputConfig:
     dir: str = "outputs/run"
     save_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
@@ -184,6 +203,7 @@ class Recipe:
     output: OutputConfig = field(default_factory=OutputConfig)
     push_to_hub: PushConfig = field(default_factory=PushConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    vits: VitsConfig = field(default_factory=VitsConfig)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
     source: str = "recipe"
     raw: dict = field(default_factory=dict)  # the recipe as given (after overrides), for the model card
@@ -211,6 +231,7 @@ SECTIONS: dict[str, type] = {
     "output": OutputConfig,
     "push_to_hub": PushConfig,
     "run": RunConfig,
+    "vits": VitsConfig,
 }
 # TrainingArguments' own Hub fields would push through the Trainer, without the voice's model card,
 # and `hub_token` would put a secret into a file; the `push_to_hub` section replaces them.
@@ -479,6 +500,15 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("evaluation.during_training", lambda v: v >= 0, "0 or more sentences"),
     ("evaluation.minlenratio", lambda v: 0 <= v < math.inf, "a ratio of 0 or more"),
     ("evaluation.maxlenratio", lambda v: 0 < v < math.inf, "a ratio above 0"),
+    ("vits.mel_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 45)"),
+    ("vits.kl_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
+    ("vits.duration_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
+    ("vits.adversarial_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
+    ("vits.feature_matching_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 2)"),
+    ("vits.segment_frames", lambda v: v >= 1, "1 or more frames (published: 32)"),
+    ("vits.mel_bins", lambda v: v >= 1, "1 or more mel bins (published: 80)"),
+    ("vits.discriminator_width", lambda v: 0 < v < math.inf, "a channel multiplier above 0 (1.0 is the published size)"),
+    ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
     ("run.max_nonfinite_steps", lambda v: v >= 1, "1 or more steps"),
     ("push_to_hub.repo_id", lambda v: v is None or bool(REPO_ID.fullmatch(v)), "a Hub repo id like your-name/my-voice"),
     ("output.dir", lambda v: bool(v.strip()), "a folder for the run's outputs"),
@@ -580,6 +610,13 @@ def _conflicts(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         (("training.num_train_epochs", "training.max_steps"),
          not (isinstance(max_steps, int) and max_steps > 0) and not t.get("num_train_epochs", 3.0) > 0,
          "training.num_train_epochs: with no training.max_steps the run lasts this many epochs; set it above 0"),
+        (("training.fp16", "model.type"), r.model.type == "vits" and bool(t.get("fp16")),
+         "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
+         "use training.bf16: true or float32"),
+        (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None and r.model.type != "vits",
+         "strategy.freeze_groups: names VITS parts; for model.type speecht5 use strategy.freeze_layers"),
+        (("strategy.freeze_groups", "strategy.name"), s.freeze_groups is not None and s.name != "freeze_lower",
+         f"strategy.freeze_groups: applies to strategy freeze_lower, but the strategy is {s.name}"),
         (("data.max_minutes", "data.streaming"), d.streaming and d.max_minutes is not None,
          "data.max_minutes needs the whole corpus; remove it or set data.streaming: false"),
     ]
@@ -639,6 +676,7 @@ def _missing_files(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         ("model.vocoder", _folder_problem(m.vocoder, weights=True)),
         ("evaluation.speaker_encoder", None if ev.speaker_encoder == "offline" else _folder_problem(ev.speaker_encoder)),
         ("evaluation.asr_model", _folder_problem(ev.asr_model)),
+        ("vits.discriminator", _folder_problem(r.vits.discriminator)),
         ("speaker.path", _file_problem(sp.path, ".npy file with one speaker vector")),
         ("speaker.init", None if sp.init in ("base_mean", "random") else
          _file_problem(sp.init, ".npy file with one speaker vector, or base_mean or random")),

@@ -32,11 +32,12 @@ from .config import EvaluationConfig
 from .intelligibility import transcribe
 from .metric_modules import metric_path
 from .metrics import LENGTH_RATIO_BOUNDS
+from .pitch import HOP_LENGTH
 from .plots import spectrogram_comparison
 from .report import write_report
 
 MelFn = Callable[[str], np.ndarray]  # text -> (frames, bins) log10 mel
-AudioFn = Callable[[np.ndarray], np.ndarray]  # mel -> waveform
+System = Callable[[str], tuple[np.ndarray, np.ndarray]]  # text -> (log10 mel, waveform): one voice speaking
 ReferenceFn = Callable[[dict], np.ndarray]  # dataset row -> cleaned reference waveform at the model's rate
 CER_SKIPPED = "skipped: no ASR model named in evaluation.asr_model (intelligibility is not estimated without one)"
 
@@ -59,16 +60,19 @@ def _metric(name: str) -> evaluate.EvaluationModule:
     return evaluate.load(metric_path(name))
 
 
-def speak(mel_fn: MelFn, to_audio: AudioFn, texts: list[str], name: str) -> Spoken:
+def speak(system: System, texts: list[str], name: str) -> Spoken:
     mels, waves, spent = [], [], 0.0
     for text in tqdm(texts, desc=f"synthesize held-out sentences ({name})", unit="sentence"):
         start = time.perf_counter()
-        mel = mel_fn(text)
-        wave = to_audio(mel)
+        mel, wave = system(text)
         spent += time.perf_counter() - start
         mels.append(mel)
         waves.append(wave)
     return Spoken(mels, waves, spent)
+
+
+def _on_f0_grid(mels: list[np.ndarray], waves: list[np.ndarray]) -> bool:
+    return all(len(m) == 1 + len(w) // HOP_LENGTH for m, w in zip(mels, waves))
 
 
 def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], rate: int,
@@ -77,9 +81,12 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
 
     CER needs both `asr_model` and the `texts` the system was asked to speak."""
     mcd = _metric("mel_cepstral_distortion").compute(predictions=spoken.mels, references=ref_mels)
+    # The mels align the F0 frames (DTW) only when they share F0's frame grid (SpeechT5's); other
+    # models' features (VITS's hop) leave the alignment to the F0 contours themselves.
+    on_grid = _on_f0_grid(spoken.mels, spoken.waves) and _on_f0_grid(ref_mels, ref_waves)
     f0 = _metric("f0_error").compute(
         predictions=spoken.waves, references=ref_waves, sampling_rate=rate,
-        prediction_mels=spoken.mels, reference_mels=ref_mels,
+        prediction_mels=spoken.mels if on_grid else None, reference_mels=ref_mels if on_grid else None,
     )
     sim = _metric("speaker_similarity").compute(
         predictions=spoken.waves, references=ref_waves, sampling_rate=rate, encoder=speaker_encoder
@@ -104,7 +111,7 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
 
 
 def compare_systems(
-    systems: dict[str, MelFn], to_audio: AudioFn, rows: Dataset, cfg: EvaluationConfig, out_dir: str | Path,
+    systems: dict[str, System], rows: Dataset, cfg: EvaluationConfig, out_dir: str | Path,
     sampling_rate: int, reference_audio: ReferenceFn, notes: dict | None = None,
 ) -> dict:
     out_dir = Path(out_dir)
@@ -117,8 +124,8 @@ def compare_systems(
     for clip_id, wave in zip(ids, ref_waves):
         sf.write(str(samples_dir / f"{clip_id}_reference.wav"), wave, sampling_rate)
     results, spoken_by = {}, {}
-    for name, mel_fn in systems.items():
-        spoken = spoken_by[name] = speak(mel_fn, to_audio, texts, name)
+    for name, system in systems.items():
+        spoken = spoken_by[name] = speak(system, texts, name)
         for clip_id, wave in zip(ids, spoken.waves):
             sf.write(str(samples_dir / f"{clip_id}_{name}.wav"), wave, sampling_rate)
         results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder, texts, cfg.asr_model)

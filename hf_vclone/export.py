@@ -97,7 +97,7 @@ def read_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:
     else:
         tts = load_model(model_cls, str(directory), "--model")
     processor = from_pretrained(backend.processor_class, str(directory), "--model")
-    voice = backend.voice_class(tts, SpeakerTable.load(directory))
+    voice = backend.make_voice(tts, SpeakerTable.load(directory))
     return voice.eval(), processor, meta
 
 

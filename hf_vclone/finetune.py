@@ -30,7 +30,7 @@ from .data.card import write_data_card
 from .data.prepare import PreparedData, prepare
 from .data.sources import load_source
 from .data.text import get_normalizer
-from .evaluation import MelFn, closest_system, compare_systems
+from .evaluation import MelFn, System, closest_system, compare_systems
 from .export import VoiceMeta, save_voice
 from .checkpoints import check_fingerprint, resolve_resume
 from .guards import NonFiniteGuard, Preempted, Preemption
@@ -45,7 +45,6 @@ from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
 from .plots import loss_curve
 from .strategies import apply_strategy, check_compatible, describe
-from .trainer import VoiceTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class FineTuneRun:
         self.recipe = recipe
         self.args = recipe.training_arguments()
         self.out = Path(recipe.output.dir)
-        self.backend = get_backend(recipe.model.type)
+        self.backend = get_backend(recipe.model.type, recipe.vits)
 
     # ---- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -81,7 +80,7 @@ class FineTuneRun:
         check_compatible(self.strategy_name, strategy, self.recipe.speaker)
         levels = self.backend.depth_levels(tts)
         tts = apply_strategy(tts, self.strategy_name, strategy, self.backend)
-        self.voice = self.backend.voice_class(tts, speakers)
+        self.voice = self.backend.make_voice(tts, speakers)
         lr_multipliers = lr_multipliers_for(self.voice, strategy.layer_lr, levels)
         l2sp = L2SP(self.voice, strategy.l2sp) if strategy.l2sp > 0 else None
         if self.args.should_log:
@@ -94,7 +93,8 @@ class FineTuneRun:
                       + ", ".join(f"{m:g}" for m in sorted(set(lr_multipliers.values()))))
         if isinstance(self.data.train, IterableDataset) and self.args.max_steps <= 0:
             raise RecipeError(["training.max_steps: data.streaming has no length; set max_steps"], self.recipe.source)
-        self.trainer = VoiceTrainer(
+        trainer_class, backend_kwargs = self.backend.trainer_class()
+        self.trainer = trainer_class(
             model=self.voice,
             args=self.args,
             train_dataset=self.data.train,
@@ -107,6 +107,7 @@ class FineTuneRun:
             l2sp=l2sp,
             fingerprint=self.fingerprint(),
             nonfinite_guard=NonFiniteGuard(self.recipe.run.max_nonfinite_steps),
+            **backend_kwargs,
         )
 
     def _voice_evaluator(self) -> VoiceEvaluator | None:
@@ -115,14 +116,13 @@ class FineTuneRun:
         if self.args.eval_strategy == "no" or cfg.during_training <= 0 or not isinstance(held_out, Dataset):
             return None
         rows = held_out.select(range(min(cfg.during_training, len(held_out))))
-        tokenizer = self.processor.tokenizer
 
-        def mel_fn(voice: torch.nn.Module, text: str):
-            return _mel_fn(voice, voice.speakers.vector(), tokenizer, cfg)(text)
+        def speak_fn(voice: torch.nn.Module, text: str) -> tuple[np.ndarray, np.ndarray]:
+            return self._system(voice, voice.speakers.vector())(text)
 
         return VoiceEvaluator(
             list(rows["text"]), [np.asarray(m, np.float32) for m in rows["labels"]],
-            [self._reference_audio(row) for row in rows], list(rows["id"]), mel_fn, self._to_audio(),
+            [self._reference_audio(row) for row in rows], list(rows["id"]), speak_fn,
             self.backend.sampling_rate(self.processor), cfg.speaker_encoder, self.out,
             cfg.asr_model,
         )
@@ -137,9 +137,30 @@ class FineTuneRun:
     def vocoder(self) -> torch.nn.Module | None:
         return self.backend.load_vocoder(self.recipe.model.vocoder)
 
-    def _to_audio(self):
-        vocoder = self.vocoder
-        return lambda mel: self.backend.mel_to_audio(mel, self.processor, vocoder)
+    def _mel_fn(self, voice: torch.nn.Module, speaker: torch.Tensor, processor=None) -> MelFn:
+        """text -> log10 mel of `voice` speaking with `speaker` (no waveform: cheaper where the
+        backend has a separate vocoder), seeded so samples repeat."""
+        cfg, processor = self.recipe.evaluation, processor or self.processor
+        tokenizer = self.backend.text_tokenizer(processor)
+
+        def mel(text: str) -> np.ndarray:
+            set_seed(cfg.seed)
+            ids = torch.tensor([tokenizer(text)["input_ids"]])
+            return self.backend.mel(voice, ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio)
+
+        return mel
+
+    def _system(self, voice: torch.nn.Module, speaker: torch.Tensor, processor=None) -> System:
+        """text -> (log10 mel, waveform) of `voice` speaking with `speaker`, seeded."""
+        cfg, processor = self.recipe.evaluation, processor or self.processor
+        tokenizer, vocoder = self.backend.text_tokenizer(processor), self.vocoder
+
+        def speak(text: str) -> tuple[np.ndarray, np.ndarray]:
+            set_seed(cfg.seed)
+            ids = torch.tensor([tokenizer(text)["input_ids"]])
+            return self.backend.speak(voice, ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio, processor, vocoder)
+
+        return speak
 
     def _load_evaluation_models(self) -> None:
         """The vocoder, speaker encoder and ASR model load before training: a wrong id should
@@ -194,11 +215,8 @@ class FineTuneRun:
                                "model.init_config trains from scratch, so name a strategy (full)"], self.recipe.source)
         base_dir = self.recipe.model.name_or_path
         table = SpeakerTable.load(base_dir) if (Path(base_dir) / SPEAKER_FILE).is_file() else self.initial_speakers
-        base = self.backend.voice_class(tts, table).eval()
-        to_audio = self._to_audio()
-        tokenizer = self.processor.tokenizer
-        voices = {name: _speak_fn(base, table.vector(name), tokenizer, self.recipe.evaluation, to_audio)
-                  for name in table.names}
+        base = self.backend.make_voice(tts, table).eval()
+        voices = {name: _audio_only(self._system(base, table.vector(name))) for name in table.names}
         rows = self.data.train.select(range(min(cfg.probe_sentences, len(self.data.train))))
         references = [self._reference_audio(row) for row in rows]
         minutes = float(sum(self.data.train["seconds"])) / 60
@@ -254,6 +272,8 @@ class FineTuneRun:
             return result
         save_voice(self.voice, self.processor, self.out, self._meta(), self.recipe.output.save_dtype)
         result.outputs["voice"] = self.out
+        if hasattr(self.trainer, "save_discriminator"):  # VITS: a later fine-tune can start from it
+            result.outputs["discriminator"] = self.trainer.save_discriminator(self.out)
         for name, file in [("data card", "data_card.md"), ("skipped clips", "skipped.csv")]:
             if (self.out / file).is_file():
                 result.outputs[name] = self.out / file
@@ -276,17 +296,14 @@ class FineTuneRun:
     def _evaluate(self) -> dict:
         cfg = self.recipe.evaluation
         voice = self.voice.eval()
-        tokenizer = self.processor.tokenizer
         systems = {}
         notes = {}
         if cfg.compare_base and self.recipe.model.init_config is None:
             base_tts = self.backend.load_model(self.recipe.model, self.processor)
-            systems["base"], notes = self._base_system(base_tts, tokenizer, self.initial_speakers)
-        systems["fine_tuned"] = _mel_fn(voice, voice.speakers.vector(), tokenizer, cfg)
+            systems["base"], notes = self._base_system(base_tts, self.initial_speakers)
+        systems["fine_tuned"] = self._system(voice, voice.speakers.vector())
         rate = self.backend.sampling_rate(self.processor)
-        return compare_systems(
-            systems, self._to_audio(), self.data.eval, cfg, self.out, rate, self._reference_audio, notes
-        )
+        return compare_systems(systems, self.data.eval, cfg, self.out, rate, self._reference_audio, notes)
 
     def evaluate_saved(self, directory: str | Path, out: str | Path) -> dict:
         """`hf-vclone evaluate`: score a saved voice on this recipe's held-out clips (the same
@@ -301,40 +318,29 @@ class FineTuneRun:
         systems, notes = {}, {}
         if cfg.compare_base and self.recipe.model.init_config is None:
             base_tts = self.backend.load_model(self.recipe.model, self.processor)
-            systems["base"], notes = self._base_system(base_tts, self.processor.tokenizer, synth.voice.speakers)
-        systems["fine_tuned"] = _mel_fn(synth.voice, synth.voice.speakers.vector(), synth.processor.tokenizer, cfg)
+            systems["base"], notes = self._base_system(base_tts, synth.voice.speakers)
+        systems["fine_tuned"] = self._system(synth.voice, synth.voice.speakers.vector(), synth.processor)
         rate = self.backend.sampling_rate(self.processor)
-        return compare_systems(systems, self._to_audio(), self.data.eval, cfg, out, rate, self._reference_audio, notes)
+        return compare_systems(systems, self.data.eval, cfg, out, rate, self._reference_audio, notes)
 
-    def _base_system(self, base_tts: torch.nn.Module, tokenizer, fallback: SpeakerTable) -> tuple[MelFn, dict]:
+    def _base_system(self, base_tts: torch.nn.Module, fallback: SpeakerTable) -> tuple[System, dict]:
         """The untouched base, speaking with its own voice nearest the target (a fair baseline:
         a user without hf_vclone would pick that voice). A base without a speaker table of its
         own (e.g. microsoft/speecht5_tts) speaks with the fine-tune's starting vector."""
-        cfg = self.recipe.evaluation
         base_dir = self.recipe.model.name_or_path
         if base_dir and (Path(base_dir) / SPEAKER_FILE).is_file():
             table = SpeakerTable.load(base_dir)
         else:
             table = fallback
-        base = self.backend.voice_class(base_tts, table).eval()
-        candidates = {name: _mel_fn(base, table.vector(name), tokenizer, cfg) for name in table.names}
+        base = self.backend.make_voice(base_tts, table).eval()
+        candidates = {name: self._mel_fn(base, table.vector(name)) for name in table.names}
         name, scores = closest_system(candidates, self.data.train)
         notes = {"base_speaker": name, "base_speaker_mcd_on_training_clips": scores}
-        return candidates[name], notes
+        return self._system(base, table.vector(name)), notes
 
 
-def _speak_fn(voice: torch.nn.Module, speaker: torch.Tensor, tokenizer, cfg, to_audio):
-    mel_fn = _mel_fn(voice, speaker, tokenizer, cfg)
-    return lambda text: to_audio(mel_fn(text))
-
-
-def _mel_fn(voice: torch.nn.Module, speaker: torch.Tensor, tokenizer, cfg) -> MelFn:
-    def mel(text: str):
-        ids = torch.tensor([tokenizer(text)["input_ids"]])
-        set_seed(cfg.seed)
-        return voice.generate_mel(ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio).numpy()
-
-    return mel
+def _audio_only(system: System):
+    return lambda text: system(text)[1]
 
 
 def run(recipe: Recipe) -> RunResult:

@@ -3,6 +3,7 @@
 - full:              every weight of the acoustic model trains.
 - freeze_lower:      embeddings, prenets and the lowest N encoder/decoder layers are frozen; the
                      upper layers adapt. Low layers hold text and acoustic basics every voice shares.
+                     (VITS: named parts, by default the text encoder and duration predictor.)
 - lora:              peft LoRA adapters; the base stays untouched and the voice is a small adapter.
 - head_only:         the "fixed feature extractor" case: only the output heads train (the
                      backend's `head_prefixes`: for SpeechT5 the postnet with feat_out/prob_out,
@@ -41,7 +42,7 @@ def _full(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
 
 
 def _freeze_lower(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
-    frozen = tuple(backend.lower_layer_prefixes(tts, cfg.freeze_layers))
+    frozen = tuple(backend.frozen_prefixes(tts, cfg))
     for name, param in tts.named_parameters():
         param.requires_grad_(not name.startswith(frozen))
     return tts

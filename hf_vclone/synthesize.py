@@ -55,16 +55,20 @@ class Synthesizer:
 
     def mel(self, text: str, speaker: str | None = None, seed: int = 0,
             minlenratio: float = 0.5, maxlenratio: float = 8.0) -> np.ndarray:
-        ids = torch.tensor([self.processor.tokenizer(text)["input_ids"]])
-        set_seed(seed)  # SpeechT5's prenet dropout stays on at inference
-        vector = self.voice.speakers.vector(speaker)
-        return self.voice.generate_mel(ids, vector, minlenratio, maxlenratio).numpy()
+        ids, vector = self._inputs(text, speaker, seed)
+        return self.backend.mel(self.voice, ids, vector, minlenratio, maxlenratio)
 
     def synthesize(self, text: str, speaker: str | None = None, seed: int = 0) -> tuple[np.ndarray, int]:
         if not text.strip():
             raise UserError("nothing to say: the text is empty")
-        audio = self.backend.mel_to_audio(self.mel(text, speaker, seed), self.processor, self.vocoder)
+        ids, vector = self._inputs(text, speaker, seed)
+        _, audio = self.backend.speak(self.voice, ids, vector, 0.5, 8.0, self.processor, self.vocoder)
         return audio, self.sampling_rate
+
+    def _inputs(self, text: str, speaker: str | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        set_seed(seed)  # SpeechT5's prenet dropout and VITS's noise are random at inference
+        ids = torch.tensor([self.backend.text_tokenizer(self.processor)(text)["input_ids"]])
+        return ids, self.voice.speakers.vector(speaker).detach()
 
     def to_file(self, text: str, out: str | Path, speaker: str | None = None, seed: int = 0) -> Path:
         audio, rate = self.synthesize(text, speaker, seed)
@@ -102,7 +106,7 @@ class VoiceBank(Synthesizer):
             tts.load_adapter(str(folders[name]), adapter_name=name)
         vectors = {name: SpeakerTable.load(folder).vector() for name, folder in folders.items()}
         table = SpeakerTable(list(vectors), torch.stack(list(vectors.values())), trainable=False)
-        self.voice = backend.voice_class(tts, table).eval()
+        self.voice = backend.make_voice(tts, table).eval()
         self.processor = from_pretrained(backend.processor_class, str(folders[first]), "load_voices")
         self._setup()
 
@@ -117,6 +121,13 @@ class VoiceBank(Synthesizer):
             raise UserError(f"unknown voice '{name}'; this bank has: {', '.join(self.names)}")
         self.voice.tts.set_adapter(name)
         return super().mel(text, name, seed, minlenratio, maxlenratio)
+
+    def synthesize(self, text: str, speaker: str | None = None, seed: int = 0) -> tuple[np.ndarray, int]:
+        name = speaker or self.names[0]
+        if name not in self.names:
+            raise UserError(f"unknown voice '{name}'; this bank has: {', '.join(self.names)}")
+        self.voice.tts.set_adapter(name)
+        return super().synthesize(text, name, seed)
 
 
 def load_voices(adapters: dict[str, str | Path]) -> VoiceBank:

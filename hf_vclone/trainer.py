@@ -60,14 +60,17 @@ class VoiceTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self.nonfinite_guard is not None and model.training:
             self.nonfinite_guard.batch_ids.extend(inputs.get("clip_ids") or [])
-        result = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        if self.l2sp is None or not model.training:
-            return result  # the evaluation loss stays the model's own, comparable across strategies
-        loss, outputs = result if return_outputs else (result, None)
-        term = self.l2sp()
-        self._l2sp_terms.append(term.detach())
-        loss = loss + term
+        loss, outputs = self.model_loss(model, inputs, num_items_in_batch)
+        if self.l2sp is not None and model.training:
+            # only in training: the evaluation loss stays the model's own, comparable across strategies
+            term = self.l2sp()
+            self._l2sp_terms.append(term.detach())
+            loss = loss + term
         return (loss, outputs) if return_outputs else loss
+
+    def model_loss(self, model, inputs, num_items_in_batch=None):
+        """(loss, outputs) of the model itself; a backend with more to its step overrides this."""
+        return super().compute_loss(model, inputs, True, num_items_in_batch)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """`loss` includes the L2-SP term; `l2sp` (its mean since the last log) shows how much."""

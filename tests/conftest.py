@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
+from transformers import SpeechT5Config, SpeechT5ForTextToSpeech, VitsConfig, VitsModel
 
 from hf_vclone.data.demo_corpus import BASE_VOICES, build_demo_corpus
 from hf_vclone.data.formats.ljspeech import read_ljspeech
 from hf_vclone.export import VoiceMeta, save_voice
-from hf_vclone.models.char_tokenizer import build_processor
+from hf_vclone.models.char_tokenizer import build_processor, build_vits_tokenizer
 from hf_vclone.models.speakers import SpeakerTable, random_unit_vector
 from hf_vclone.models.speecht5 import SpeechT5Voice
 
@@ -24,6 +24,16 @@ TINY = dict(
     encoder_ffn_dim=64, decoder_ffn_dim=64, reduction_factor=2, speech_decoder_prenet_units=32,
     speech_decoder_postnet_units=32, speech_decoder_postnet_layers=2, speaker_embedding_dim=16,
     encoder_layerdrop=0.0, decoder_layerdrop=0.0, max_speech_positions=1000, max_text_positions=200,
+)
+
+# A VITS with every part of facebook/mms-tts-eng (stochastic duration predictor, flows, WaveNet
+# posterior encoder, HiFi-GAN decoder), a few thousand parameters each; hop 4*4*4 = 64 samples.
+TINY_VITS = dict(
+    hidden_size=16, num_hidden_layers=1, num_attention_heads=2, window_size=2, ffn_dim=32, flow_size=8,
+    spectrogram_bins=65, upsample_initial_channel=16, upsample_rates=[4, 4, 4], upsample_kernel_sizes=[8, 8, 8],
+    resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]], prior_encoder_num_flows=2,
+    prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=2, duration_predictor_filter_channels=16,
+    duration_predictor_num_flows=2, depth_separable_num_layers=2, sampling_rate=16000,
 )
 
 
@@ -46,6 +56,17 @@ def tiny_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     table = SpeakerTable(names, torch.stack([random_unit_vector(n, 16) for n in names]), trainable=False)
     voice = SpeechT5Voice(SpeechT5ForTextToSpeech(config), table)
     return save_voice(voice, processor, directory, VoiceMeta("speecht5", None, "full"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vits_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny VitsModel + character VitsTokenizer, saved as facebook/mms-tts-eng is laid out."""
+    directory = tmp_path_factory.mktemp("tiny_vits_base")
+    tokenizer = build_vits_tokenizer([r["text"] for r in read_ljspeech(corpus)], directory)
+    torch.manual_seed(0)
+    VitsModel(VitsConfig(**TINY_VITS, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
 
 
 def tiny_recipe(corpus: Path, base: Path, out: Path, **sections) -> dict:

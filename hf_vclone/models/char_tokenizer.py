@@ -1,4 +1,4 @@
-"""A character-level SpeechT5 tokenizer trained on a corpus' own transcripts.
+"""Character-level tokenizers (SpeechT5; VITS below) built on a corpus' own transcripts.
 
 Training a base model from scratch (the offline quickstart's base, tiny test models) needs a
 vocabulary, and the Hub's `microsoft/speecht5_tts` tokenizer cannot be downloaded here. A
@@ -8,12 +8,13 @@ alphabet encodes without unknowns. Special ids follow SpeechT5's layout: <s>=0 <
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import sentencepiece as spm
-from transformers import SpeechT5FeatureExtractor, SpeechT5Processor, SpeechT5Tokenizer
+from transformers import SpeechT5FeatureExtractor, SpeechT5Processor, SpeechT5Tokenizer, VitsTokenizer
 from ..errors import UserError
 
 
@@ -49,3 +50,19 @@ def build_processor(texts: Iterable[str], directory: str | Path, sampling_rate: 
     return SpeechT5Processor(
         feature_extractor=SpeechT5FeatureExtractor(sampling_rate=sampling_rate), tokenizer=tokenizer
     )
+
+
+def build_vits_tokenizer(texts: Iterable[str], directory: str | Path) -> VitsTokenizer:
+    """A character VitsTokenizer in the facebook/mms-tts-* layout (vocab.json, blank id 0 between
+    characters, lower-casing `normalize`, no phonemizer) over the lower-cased corpus alphabet."""
+    texts = [t for t in texts if t and t.strip()]
+    if not texts:
+        raise UserError("cannot build a tokenizer: the data has no transcripts")
+    alphabet = sorted({ch for t in texts for ch in t.lower()})
+    vocab = {"<pad>": 0, **{ch: i + 1 for i, ch in enumerate(alphabet)}}
+    vocab["<unk>"] = len(vocab)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    return VitsTokenizer(vocab_file=str(directory / "vocab.json"), pad_token="<pad>", unk_token="<unk>",
+                         add_blank=True, normalize=True, phonemize=False)

@@ -18,7 +18,7 @@ from datasets import List, Value
 from torch import nn
 from transformers import SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor
 
-from ..config import ModelConfig
+from ..config import ModelConfig, StrategyConfig
 from ..data.collator import SpectrogramCollator
 from ..data.features import LogMel
 from ..data.prepare import FeatureSpec
@@ -149,6 +149,18 @@ class SpeechT5Backend:
     def speaker_dim(self, tts: nn.Module) -> int:
         return int(tts.config.speaker_embedding_dim)
 
+    def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> SpeechT5Voice:
+        return SpeechT5Voice(tts, speakers)
+
+    def trainer_class(self) -> tuple[type, dict]:
+        """The Trainer subclass that trains this backend, and its extra arguments."""
+        from ..trainer import VoiceTrainer
+
+        return VoiceTrainer, {}
+
+    def frozen_prefixes(self, tts: nn.Module, cfg: StrategyConfig) -> list[str]:
+        return self.lower_layer_prefixes(tts, cfg.freeze_layers)
+
     def lower_layer_prefixes(self, tts: nn.Module, n: int) -> list[str]:
         """Text embeddings and prenets, then the lowest `n` encoder and decoder layers."""
         enc = len(tts.speecht5.encoder.wrapped_encoder.layers)
@@ -187,6 +199,19 @@ class SpeechT5Backend:
 
     def load_vocoder(self, name: str | None) -> nn.Module | None:
         return None if name is None else load_model(SpeechT5HifiGan, name, "model.vocoder").eval()
+
+    def text_tokenizer(self, processor: SpeechT5Processor) -> Any:
+        return processor.tokenizer
+
+    def mel(self, voice: SpeechT5Voice, input_ids: torch.Tensor, speaker: torch.Tensor,
+            minlenratio: float, maxlenratio: float) -> np.ndarray:
+        return voice.generate_mel(input_ids, speaker, minlenratio, maxlenratio).numpy()
+
+    def speak(self, voice: SpeechT5Voice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
+              maxlenratio: float, processor: SpeechT5Processor, vocoder: nn.Module | None) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 mel, waveform): the acoustic model's mel, then the vocoder."""
+        mel = self.mel(voice, input_ids, speaker, minlenratio, maxlenratio)
+        return mel, self.mel_to_audio(mel, processor, vocoder)
 
     def mel_to_audio(self, mel: np.ndarray, processor: SpeechT5Processor, vocoder: nn.Module | None) -> np.ndarray:
         """HiFi-GAN when the recipe names one; otherwise Griffin-Lim with the extractor's own STFT settings."""

@@ -1,0 +1,352 @@
+"""VITS / MMS-TTS backend: text -> waveform with transformers' VitsModel, trained here.
+
+transformers ships VitsModel for inference only (`labels` raise NotImplementedError). Its parts
+are all there, though: the text encoder with the prior, the posterior encoder (kept "for
+training only"), the flow, the duration predictor and the HiFi-GAN decoder. `VitsVoice.forward`
+runs them in the training direction (Kim et al., 2021):
+
+    spectrogram -> posterior encoder -> z ~ q(z|x) -> flow -> z_p
+    monotonic alignment search of z_p against the text prior -> durations (duration loss)
+    KL(q || prior expanded by the alignment)
+    random slices of z -> decoder -> waveform slices -> mel L1 against the real slices
+
+and returns the slices, so the trainer can run the discriminator on them (`vits/trainer.py`).
+Voices are single-speaker (as the MMS-TTS checkpoints are): the voice lives in the weights, and
+the saved model works with plain `VitsModel.from_pretrained` and `pipeline("text-to-speech")`.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import List, Value
+from peft import PeftModel
+from torch import nn
+from transformers import VitsConfig as HFVitsConfig
+from transformers import VitsModel, VitsTokenizer
+from transformers.utils import ModelOutput
+
+from ..config import ModelConfig, StrategyConfig, VitsConfig
+from ..data.audio import ClipError
+from ..data.prepare import FeatureSpec
+from ..errors import UserError
+from ..vits.alignment import maximum_path
+from ..vits.losses import kl_loss
+from ..vits.spectrogram import VitsSpectrogram
+from .char_tokenizer import build_vits_tokenizer
+from .loading import from_pretrained, load_model
+from .speakers import SpeakerTable
+
+LN10 = math.log(10.0)
+# freeze_lower's named parts, bottom (text side) to top (waveform side)
+GROUPS = {
+    "text_encoder": "text_encoder.",
+    "duration_predictor": "duration_predictor.",
+    "flow": "flow.",
+    "posterior_encoder": "posterior_encoder.",
+    "decoder": "decoder.",
+}
+DEFAULT_FROZEN = ("text_encoder", "duration_predictor")
+
+
+def spectrogram_for(config: HFVitsConfig, mel_bins: int) -> VitsSpectrogram:
+    """The STFT that matches the model: n_fft from its spectrogram bins, hop from its decoder."""
+    return VitsSpectrogram(config.sampling_rate, n_fft=2 * (config.spectrogram_bins - 1),
+                           hop=int(np.prod(config.upsample_rates)), mel_bins=mel_bins)
+
+
+@dataclass
+class VitsTrainingOutput(ModelOutput):
+    loss: torch.Tensor | None = None  # mel x w + KL x w + duration x w (the adversarial terms are the trainer's)
+    mel_loss: torch.Tensor | None = None
+    kl_loss: torch.Tensor | None = None
+    duration_loss: torch.Tensor | None = None
+    generated: torch.Tensor | None = None  # (batch, 1, segment samples) decoder output
+    real: torch.Tensor | None = None  # (batch, 1, segment samples) the same stretch of the recording
+
+
+def _core(tts: nn.Module) -> VitsModel:
+    return tts.get_base_model() if isinstance(tts, PeftModel) else tts
+
+
+def slice_segments(x: torch.Tensor, starts: torch.Tensor, size: int) -> torch.Tensor:
+    """(batch, channels, time) -> (batch, channels, size), each item from its own start."""
+    index = starts[:, None, None] + torch.arange(size, device=x.device)[None, None, :]
+    return x.gather(2, index.expand(x.shape[0], x.shape[1], size))
+
+
+class VitsVoice(nn.Module):
+    """VitsModel (or a peft model around it) plus the (empty) speaker table; the unit the Trainer trains."""
+
+    def __init__(self, tts: nn.Module, speakers: SpeakerTable, settings: VitsConfig | None = None) -> None:
+        super().__init__()
+        self.tts = tts
+        self.speakers = speakers
+        self.settings = settings or VitsConfig()
+        config = _core(tts).config
+        self.hop = int(np.prod(config.upsample_rates))
+        self.spectrogram = spectrogram_for(config, self.settings.mel_bins)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        labels: torch.Tensor,
+        waveform: torch.Tensor,
+        label_lengths: torch.Tensor,
+        speaker_ids: torch.Tensor | None = None,  # not used: the voice is the weights
+        clip_ids: list[str] | None = None,  # which clips the batch holds, for error reports; not model input
+    ) -> VitsTrainingOutput:
+        vits, cfg = _core(self.tts), self.settings
+        text_mask = attention_mask[:, None, :].to(waveform.dtype)  # (batch, 1, tokens)
+        encoded = vits.text_encoder(input_ids=input_ids, padding_mask=text_mask.transpose(1, 2),
+                                    attention_mask=attention_mask)
+        hidden = encoded.last_hidden_state.transpose(1, 2)
+        prior_mean = encoded.prior_means.transpose(1, 2)  # (batch, flow channels, tokens)
+        prior_log_std = encoded.prior_log_variances.transpose(1, 2)  # named variances, used as log std
+
+        frames = labels.shape[1]
+        frame_mask = (torch.arange(frames, device=labels.device)[None] < label_lengths[:, None])[:, None].to(waveform.dtype)
+        linear = self.spectrogram.linear(waveform)[..., :frames] * frame_mask
+        latents, _, posterior_log_std = vits.posterior_encoder(linear, frame_mask)
+        latents_p = vits.flow(latents, frame_mask, reverse=False)
+
+        alignment = maximum_path(
+            _prior_log_likelihood(latents_p, prior_mean, prior_log_std).detach(),
+            (frame_mask.transpose(1, 2) * text_mask).bool(),
+        )  # (batch, frames, tokens)
+        durations = alignment.sum(1)[:, None, :]  # (batch, 1, tokens)
+        if vits.config.use_stochastic_duration_prediction:
+            nll = vits.duration_predictor(hidden, text_mask, durations=durations, reverse=False)
+            duration = nll.sum() / text_mask.sum()
+        else:
+            predicted = vits.duration_predictor(hidden, text_mask)
+            target = torch.log(durations + 1e-6) * text_mask
+            duration = ((predicted - target) ** 2).sum() / text_mask.sum()
+
+        expanded_mean = torch.bmm(alignment, prior_mean.transpose(1, 2)).transpose(1, 2)
+        expanded_log_std = torch.bmm(alignment, prior_log_std.transpose(1, 2)).transpose(1, 2)
+        kl = kl_loss(latents_p, posterior_log_std, expanded_mean, expanded_log_std, frame_mask)
+
+        # A random stretch of each clip through the decoder (decoding whole clips would cost
+        # too much memory); the same stretch of the recording is its target.
+        size = min(cfg.segment_frames, frames)
+        room = (label_lengths - size).clamp(min=0)
+        starts = (torch.rand(room.shape, device=room.device) * (room + 1).float()).long().clamp(max=frames - size)
+        generated = vits.decoder(slice_segments(latents, starts, size))
+        real = slice_segments(waveform[:, None], starts * self.hop, size * self.hop)
+        real_mel = slice_segments(labels.transpose(1, 2), starts, size) * LN10  # labels are log10
+        mel = nn.functional.l1_loss(self.spectrogram.log_mel(generated[:, 0]), real_mel)
+
+        loss = cfg.mel_weight * mel + cfg.kl_weight * kl + cfg.duration_weight * duration
+        return VitsTrainingOutput(loss=loss, mel_loss=mel.detach(), kl_loss=kl.detach(),
+                                  duration_loss=duration.detach(), generated=generated, real=real)
+
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,
+                                        every_n_layers: int = 1, offload: bool = False) -> None:
+        """`training.activation_checkpointing: true`: recompute the text encoder's layers in the
+        backward pass (VitsModel supports it there; the convolutional parts are not covered)."""
+        _core(self.tts).activation_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
+
+    @torch.no_grad()
+    def generate_waveform(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(samples,) waveform for one utterance, by VitsModel's own inference path."""
+        return self.tts(input_ids=input_ids).waveform[0]
+
+    @torch.no_grad()
+    def log10_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """(frames, mel bins) log10 mel of a waveform: the same features as the training clips'
+        `labels`, so evaluation compares like with like."""
+        usable = wave.shape[-1] // self.hop * self.hop
+        return (self.spectrogram.log_mel(wave[None, :usable])[0] / LN10).T
+
+
+def _prior_log_likelihood(z_p: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """log N(z_p[:, :, frame] | mean[:, :, token], exp(log_std)^2), summed over channels:
+    (batch, frames, tokens). Expanded into four matrix products instead of one broadcast over
+    (batch, channels, frames, tokens), which would need frames x tokens x channels memory."""
+    inv_var = torch.exp(-2.0 * log_std)  # (batch, channels, tokens)
+    constant = torch.sum(-0.5 * math.log(2 * math.pi) - log_std, dim=1, keepdim=True)  # (batch, 1, tokens)
+    quadratic = torch.bmm(-0.5 * (z_p ** 2).transpose(1, 2), inv_var)  # (batch, frames, tokens)
+    cross = torch.bmm(z_p.transpose(1, 2), mean * inv_var)
+    mean_term = torch.sum(-0.5 * mean ** 2 * inv_var, dim=1, keepdim=True)
+    return constant + quadratic + cross + mean_term
+
+
+@dataclass
+class VitsCollator:
+    """Pads text with the pad id, log-mels with zeros and waveforms with silence; the true lengths
+    travel along (`label_lengths`) so every loss masks the padding."""
+
+    pad_token_id: int
+    hop: int
+
+    def __call__(self, rows: list[dict]) -> dict:
+        ids = [torch.as_tensor(r["input_ids"], dtype=torch.long) for r in rows]
+        mels = [torch.as_tensor(r["labels"], dtype=torch.float32) for r in rows]
+        text_len, frames = max(len(x) for x in ids), max(len(m) for m in mels)
+        input_ids = torch.full((len(rows), text_len), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), text_len), dtype=torch.long)
+        labels = torch.zeros((len(rows), frames, mels[0].shape[-1]))
+        waveform = torch.zeros((len(rows), frames * self.hop))
+        for i, (x, m, r) in enumerate(zip(ids, mels, rows)):
+            input_ids[i, : len(x)] = x
+            attention_mask[i, : len(x)] = 1
+            labels[i, : len(m)] = m
+            waveform[i, : len(m) * self.hop] = torch.as_tensor(r["waveform"], dtype=torch.float32)
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "waveform": waveform,
+                 "label_lengths": torch.tensor([len(m) for m in mels]),
+                 "speaker_ids": torch.tensor([int(r["speaker_id"]) for r in rows], dtype=torch.long)}
+        if "id" in rows[0]:
+            batch["clip_ids"] = [str(r["id"]) for r in rows]
+        return batch
+
+
+class VitsBackend:
+    name = "vits"
+    voice_class = VitsVoice
+    model_class = VitsModel
+    processor_class = VitsTokenizer
+    # LoRA on Linear and Conv1d layers: the text encoder's attention and feed-forward, the 1x1
+    # projections in and out of the flows, posterior encoder and duration predictor, the decoder's
+    # input/output convolutions and its undilated residual convolutions. Left out: dilated
+    # convolutions (peft's Conv1d adapter does not copy dilation, so its output would be shorter)
+    # and weight-normalised ones (the WaveNet layers; a merge cannot write into a weight_norm
+    # parametrisation).
+    default_lora: dict = {
+        "r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        "target_modules": r".*(q_proj|k_proj|v_proj|out_proj|feed_forward\.conv_1|feed_forward\.conv_2"
+                          r"|conv_pre|conv_post|conv_proj|convs2\.\d+)$",
+    }
+    head_prefixes = ("decoder.",)  # head_only: the waveform generator alone
+    feature_schema = {"input_ids": List(Value("int32")), "labels": List(List(Value("float32"))),
+                      "waveform": List(Value("float32"))}
+
+    def __init__(self, settings: VitsConfig | None = None) -> None:
+        self.settings = settings or VitsConfig()
+
+    def load_model(self, cfg: ModelConfig, processor: VitsTokenizer) -> nn.Module:
+        if cfg.init_config is None:
+            model = load_model(VitsModel, cfg.name_or_path, "model.name_or_path", cfg.config_overrides,
+                               cfg.trust_remote_code)
+        else:
+            try:
+                config = HFVitsConfig(**{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(processor),
+                                      pad_token_id=processor.pad_token_id)
+            except (ValueError, TypeError) as err:
+                raise UserError(f"model.init_config: not a buildable VITS architecture: {' '.join(str(err).split())}") from None
+            model = VitsModel(config)
+        if model.config.num_speakers > 1:
+            raise UserError(f"model.name_or_path: {cfg.name_or_path} is a multi-speaker VITS "
+                            f"({model.config.num_speakers} speakers); hf_vclone fine-tunes single-speaker VITS "
+                            "(as the facebook/mms-tts-* models are)")
+        return model
+
+    def load_processor(self, cfg: ModelConfig, texts: list[str]) -> VitsTokenizer:
+        """The tokenizer; the model's config is read too, since its sampling rate and STFT decide
+        how clips are prepared (before the weights are loaded)."""
+        if cfg.init_config is not None and cfg.processor in (None, "build"):
+            with tempfile.TemporaryDirectory() as scratch:  # the voice's own save writes it where it belongs
+                tokenizer = build_vits_tokenizer(texts, scratch)
+        else:
+            tokenizer = from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
+                                        trust_remote_code=cfg.trust_remote_code)
+        if cfg.init_config is not None:
+            self._config = HFVitsConfig(**{**cfg.init_config, **cfg.config_overrides})
+        else:
+            self._config = from_pretrained(HFVitsConfig, cfg.name_or_path, "model.name_or_path", **cfg.config_overrides)
+        return tokenizer
+
+    def sampling_rate(self, processor: Any) -> int:
+        return self._config_rate
+
+    def feature_spec(self, processor: VitsTokenizer) -> FeatureSpec:
+        rate = self._config_rate
+        spectrogram = spectrogram_for(self._config, self.settings.mel_bins)
+        hop = spectrogram.hop
+        vocab = set(processor.get_vocab())
+
+        def featurize(wave: np.ndarray, text: str) -> dict:
+            ids = processor(text)["input_ids"]
+            frames = len(wave) // hop
+            if frames < len(ids):
+                # Monotonic alignment gives every token at least one frame.
+                raise ClipError(f"too short for its text: {frames} frames for {len(ids)} tokens "
+                                f"(at {rate / hop:.0f} frames/s)")
+            wave = wave[: frames * hop]
+            with torch.no_grad():
+                mel = spectrogram.log_mel(torch.from_numpy(wave)[None])[0] / LN10
+            return {"input_ids": ids, "labels": mel.T.numpy(), "waveform": wave, "length": frames}
+
+        def unknown_characters(text: str) -> list[str]:
+            # With normalize on, VitsTokenizer lower-cases and silently drops characters outside
+            # its vocabulary; they are reported here instead.
+            if processor.phonemize:
+                return []
+            seen = processor.normalize_text(text) if processor.normalize else text
+            return sorted({ch for ch in seen if ch not in vocab})
+
+        return FeatureSpec(rate, featurize, self.feature_schema, unknown_characters)
+
+    @property
+    def _config_rate(self) -> int:
+        if not hasattr(self, "_config"):
+            raise RuntimeError("VitsBackend.load_processor reads the model's config; call it first")
+        return int(self._config.sampling_rate)
+
+    def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> VitsVoice:
+        if not hasattr(self, "_config"):
+            self._config = _core(tts).config
+        return VitsVoice(tts, speakers, self.settings)
+
+    def trainer_class(self) -> tuple[type, dict]:
+        from ..vits.trainer import VitsTrainer
+
+        return VitsTrainer, {"settings": self.settings}
+
+    def frozen_prefixes(self, tts: nn.Module, cfg: StrategyConfig) -> list[str]:
+        return self.lower_layer_prefixes(tts, cfg.freeze_groups)
+
+    def collator(self, tts: nn.Module, processor: VitsTokenizer) -> VitsCollator:
+        return VitsCollator(processor.pad_token_id, int(np.prod(_core(tts).config.upsample_rates)))
+
+    def speaker_dim(self, tts: nn.Module) -> int:
+        return 0  # single-speaker: no conditioning vector
+
+    def lower_layer_prefixes(self, tts: nn.Module, groups: list[str] | None) -> list[str]:
+        names = list(DEFAULT_FROZEN if groups is None else groups)
+        unknown = [g for g in names if g not in GROUPS]
+        if unknown:
+            raise UserError(f"strategy.freeze_groups: unknown part {', '.join(unknown)}; VITS parts: {', '.join(GROUPS)}")
+        return [GROUPS[g] for g in names]
+
+    def depth_levels(self, tts: nn.Module) -> list[tuple[str, ...]]:
+        return [(GROUPS["text_encoder"],), (GROUPS["duration_predictor"], GROUPS["flow"], GROUPS["posterior_encoder"]),
+                (GROUPS["decoder"],)]
+
+    def load_vocoder(self, name: str | None) -> None:
+        if name is not None:
+            raise UserError("model.vocoder: VITS makes its own waveform; remove model.vocoder")
+        return None
+
+    def text_tokenizer(self, processor: VitsTokenizer) -> VitsTokenizer:
+        return processor
+
+    def mel(self, voice: VitsVoice, input_ids: torch.Tensor, speaker: torch.Tensor,
+            minlenratio: float, maxlenratio: float) -> np.ndarray:
+        return self.speak(voice, input_ids, speaker, minlenratio, maxlenratio, None, None)[0]
+
+    def speak(self, voice: VitsVoice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
+              maxlenratio: float, processor: Any, vocoder: None) -> tuple[np.ndarray, np.ndarray]:
+        """(log10 mel, waveform): VITS speaks the waveform; the mel is measured on it, with the
+        same features as the training clips' labels. (Length ratios do not apply: its durations
+        come from the duration predictor, not from a stop token.)"""
+        wave = voice.generate_waveform(input_ids)
+        return voice.log10_mel(wave).numpy(), wave.numpy()

@@ -1,0 +1,160 @@
+"""VitsTrainer: the voice Trainer with a discriminator step and a generator step in every training step.
+
+The Trainer owns the generator (the VITS model): its optimizer, scheduler, gradient accumulation,
+clipping, mixed precision and DDP are the parent's. This subclass adds the adversary around it:
+
+1. the voice's forward gives the reconstruction losses and a generated + real waveform slice;
+2. discriminator step: LSGAN on (real, generated.detach()) in one forward, backward, and an
+   optimizer step when the Trainer's accumulation window closes (`sync_gradients`);
+3. generator step: LSGAN + feature matching against the *updated* discriminator, whose weights are
+   frozen for this pass, so the Trainer's backward reaches only the generator.
+
+The discriminator, its optimizer and its scheduler are saved in every checkpoint and restored on
+resume, so a resumed run continues bit for bit (tests/test_vits_training.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import get_scheduler
+
+from ..config import VitsConfig
+from ..errors import UserError
+from ..trainer import VoiceTrainer
+from .discriminator import VitsDiscriminator
+from .losses import discriminator_loss, feature_matching_loss, generator_loss
+
+logger = logging.getLogger(__name__)
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+DISCRIMINATOR_OPTIMIZER = "discriminator_optimizer.pt"
+DISCRIMINATOR_SCHEDULER = "discriminator_scheduler.pt"
+LOGGED = ("mel_loss", "kl_loss", "duration_loss", "adversarial_loss", "feature_matching_loss", "discriminator_loss")
+
+
+def build_discriminator(settings: VitsConfig) -> VitsDiscriminator:
+    """Fresh, or the weights in `vits.discriminator` (a folder holding discriminator.safetensors)."""
+    discriminator = VitsDiscriminator(width=settings.discriminator_width)
+    if settings.discriminator:
+        path = Path(settings.discriminator) / DISCRIMINATOR_FILE
+        if not path.is_file():
+            raise UserError(f"vits.discriminator: {path} does not exist; give a folder written by an hf_vclone "
+                            "VITS run (it saves discriminator.safetensors), or remove the key for a fresh one")
+        try:
+            discriminator.load_state_dict(load_file(str(path)))
+        except RuntimeError as err:
+            raise UserError(f"vits.discriminator: {path} does not fit vits.discriminator_width="
+                            f"{settings.discriminator_width} ({str(err).splitlines()[0]})") from None
+    return discriminator
+
+
+class VitsTrainer(VoiceTrainer):
+    def __init__(self, *args, settings: VitsConfig, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+        discriminator = build_discriminator(settings).to(self.args.device)
+        self.discriminator = self.accelerator.prepare_model(discriminator)  # DDP-wrapped on several ranks
+        self.discriminator_optimizer: torch.optim.Optimizer | None = None
+        self.discriminator_scheduler = None
+        self._terms: dict[str, list[torch.Tensor]] = {name: [] for name in LOGGED}
+
+    @property
+    def _discriminator(self) -> VitsDiscriminator:
+        return self.accelerator.unwrap_model(self.discriminator)
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        """The generator's scheduler (the parent's), then the discriminator's optimizer and
+        scheduler of the same kinds (VITS trains both with AdamW at the same rate)."""
+        scheduler = super().create_scheduler(num_training_steps, optimizer)
+        if self.discriminator_optimizer is None:
+            optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, self._discriminator)
+            kwargs["lr"] = self.settings.discriminator_learning_rate or self.args.learning_rate
+            params = [p for p in self.discriminator.parameters() if p.requires_grad]
+            self.discriminator_optimizer = optimizer_cls([{"params": params, "weight_decay": self.args.weight_decay}],
+                                                         **kwargs)
+            self.discriminator_scheduler = get_scheduler(
+                self.args.lr_scheduler_type, optimizer=self.discriminator_optimizer,
+                num_warmup_steps=self.args.get_warmup_steps(num_training_steps),
+                num_training_steps=num_training_steps, scheduler_specific_kwargs=self.args.lr_scheduler_kwargs,
+            )
+        return scheduler
+
+    def model_loss(self, model, inputs, num_items_in_batch=None):
+        """The reconstruction losses, plus (in training) the adversarial step's generator terms."""
+        outputs = model(**inputs)
+        loss = outputs.loss
+        if model.training:
+            loss = loss + self._adversarial_step(outputs.generated, outputs.real)
+            for name in ("mel_loss", "kl_loss", "duration_loss"):
+                self._terms[name].append(outputs[name])
+        return loss, outputs
+
+    def _adversarial_step(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """One discriminator update, then the generator's adversarial + feature-matching loss."""
+        cfg, optimizer = self.settings, self.discriminator_optimizer
+        # 1. discriminator: real -> 1, generated -> 0, in one forward (one DDP reduction)
+        scores, _ = self.discriminator(torch.cat([real, generated.detach()]))
+        n = real.shape[0]
+        d_loss = discriminator_loss([s[:n] for s in scores], [s[n:] for s in scores])
+        self.accelerator.backward(d_loss / self.args.gradient_accumulation_steps)
+        if self.accelerator.sync_gradients:
+            optimizer.step()
+            self.discriminator_scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        # 2. generator: fool the updated discriminator; its weights get no gradient from this
+        discriminator = self._discriminator
+        discriminator.requires_grad_(False)
+        try:
+            fake_scores, fake_features = discriminator(generated)
+            with torch.no_grad():
+                _, real_features = discriminator(real)
+        finally:
+            discriminator.requires_grad_(True)
+        adversarial = generator_loss(fake_scores)
+        matching = feature_matching_loss(real_features, fake_features)
+        self._terms["adversarial_loss"].append(adversarial.detach())
+        self._terms["feature_matching_loss"].append(matching.detach())
+        self._terms["discriminator_loss"].append(d_loss.detach())
+        return cfg.adversarial_weight * adversarial + cfg.feature_matching_weight * matching
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Each loss term (its mean since the last log) beside the total, so a GAN that has
+        started to diverge shows which side is winning."""
+        if "loss" in logs:
+            for name, values in self._terms.items():
+                if values:
+                    logs[name] = round(float(torch.stack(values).float().mean()), 4)
+                    values.clear()
+        super().log(logs, start_time)
+
+    # ---- checkpoints: the discriminator travels with the optimizer state ---------------------
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        super()._save_optimizer_and_scheduler(output_dir)
+        if self.args.should_save:
+            self.save_discriminator(output_dir)
+            torch.save(self.discriminator_optimizer.state_dict(), Path(output_dir) / DISCRIMINATOR_OPTIMIZER)
+            torch.save(self.discriminator_scheduler.state_dict(), Path(output_dir) / DISCRIMINATOR_SCHEDULER)
+
+    def save_discriminator(self, output_dir: str | Path) -> Path:
+        path = Path(output_dir) / DISCRIMINATOR_FILE
+        state = {k: v.detach().contiguous() for k, v in self._discriminator.state_dict().items()}
+        save_file(state, str(path))
+        return path
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is None:
+            return
+        folder = Path(checkpoint)
+        missing = [f for f in (DISCRIMINATOR_FILE, DISCRIMINATOR_OPTIMIZER, DISCRIMINATOR_SCHEDULER)
+                   if not (folder / f).is_file()]
+        if missing:
+            raise UserError(f"{folder} has no {', '.join(missing)}: it was not written by a VITS run; resume from "
+                            "a checkpoint of this run (training.resume_from_checkpoint=latest)")
+        self._discriminator.load_state_dict(load_file(str(folder / DISCRIMINATOR_FILE)))
+        self.discriminator_optimizer.load_state_dict(
+            torch.load(folder / DISCRIMINATOR_OPTIMIZER, map_location=self.args.device, weights_only=True))
+        self.discriminator_scheduler.load_state_dict(torch.load(folder / DISCRIMINATOR_SCHEDULER, weights_only=True))
