@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup espeak quickstart test base bench clean
+.PHONY: setup espeak quickstart vits-demo test base bench clean
 
 setup: $(VENV)/.installed espeak
 
@@ -20,6 +20,11 @@ espeak:
 
 quickstart: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart.yaml
+
+# The VITS backend offline: a small VITS from scratch on one espeak-ng voice, then fine-tuned to another.
+vits-demo: setup
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base.yaml
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo.yaml
 
 test: setup
 	$(BIN)/python -m pytest

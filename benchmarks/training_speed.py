@@ -219,25 +219,42 @@ def synthesis_worker(base: Path, sentences: int) -> dict:
 
 
 # ---- the driver ----------------------------------------------------------------------------
-def run_worker(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT)
+def run_worker(args: list[str], timeout: float | None = None) -> dict:
+    """One system in its own process. A worker that outlives `timeout` is recorded as such (a
+    lever that costs more than it can win, e.g. compiling for every new batch shape)."""
+    try:
+        proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timed_out": timeout}
     if proc.returncode != 0:
         raise RuntimeError(f"worker {args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def curve_gap(losses: list[float], baseline: list[float]) -> float:
+    """Mean relative difference of two loss curves, step by step: 0.01 means they agree to 1%."""
+    pairs = list(zip(losses, baseline))
+    return statistics.fmean(abs(a - b) / abs(b) for a, b in pairs) if pairs else float("nan")
 
 
 def table(results: dict, size: str, steps: int, batch: int) -> str:
     ref = results["reference"]
     lines = [f"Model: SpeechT5 ({size}), random weights; {steps} steps at batch {batch} on the `{SPEAKER}` clips; "
              "each system in its own process.", "",
-             "| system | samples/s | vs reference | peak RSS (MB) | padding | loss at the last step |",
-             "|---|---|---|---|---|---|"]
+             "| system | samples/s | vs reference | peak RSS (MB) | padding | loss at the last step | loss curve vs full |",
+             "|---|---|---|---|---|---|---|"]
     for name in [*SYSTEMS, *LEVERS]:
         if name not in results:
             continue
         r = results[name]
+        if "timed_out" in r:
+            lines.append(f"| {name} | did not finish {steps} steps in {r['timed_out']:.0f} s | | | | | |")
+            continue
+        gap = (f"{100 * curve_gap(r['losses'], results['full']['losses']):.1f}% apart"
+               if name in LEVERS and "full" in results else "")
         lines.append(f"| {name} | {r['samples_per_second']:.2f} | {r['samples_per_second'] / ref['samples_per_second']:.2f}x | "
-                     f"{r['peak_rss_mb']:.0f} | {100 * r['padding_fraction']:.1f}% | {r['losses'][-1]:.3f} |")
+                     f"{r['peak_rss_mb']:.0f} | {100 * r['padding_fraction']:.1f}% | {r['losses'][-1]:.3f} | {gap} |")
     if "full" in results and "flops" in results["full"]:
         f = results["full"]["flops"]
         lines += ["", f"Training step (full): {f['flops_per_step'] / 1e9:.1f} GFLOP in {f['seconds_per_step']:.2f} s = "
@@ -258,7 +275,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--synthesis-sentences", type=int, default=6)
-    parser.add_argument("--levers", action="store_true", help="also measure each lever on top of full")
+    parser.add_argument("--levers", nargs="*", default=None, help="also measure these levers on top of full "
+                        "(no names: all of them)", choices=list(LEVERS))
+    parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds before a worker counts as failed")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--lever", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -276,12 +295,12 @@ def main() -> None:
     results = {}
     common = ["--size", args.size, "--steps", str(args.steps), "--batch", str(args.batch)]
     for system in args.systems:
-        results[system] = run_worker(["--worker", system, *common])
+        results[system] = run_worker(["--worker", system, *common], args.worker_timeout)
         print(f"{system}: {results[system]['samples_per_second']:.2f} samples/s, "
               f"{results[system]['peak_rss_mb']:.0f} MB", flush=True)
-    for lever in LEVERS if args.levers else ():
-        results[lever] = run_worker(["--worker", "full", "--lever", lever, *common])
-        print(f"{lever}: {results[lever]['samples_per_second']:.2f} samples/s", flush=True)
+    for lever in (args.levers or list(LEVERS)) if args.levers is not None else ():
+        results[lever] = run_worker(["--worker", "full", "--lever", lever, *common], args.worker_timeout)
+        print(f"{lever}: {results[lever].get('samples_per_second', 'timed out')} samples/s", flush=True)
     results["synthesis"] = run_worker(["--worker", "synthesis", *common,
                                        "--synthesis-sentences", str(args.synthesis_sentences)])
     (OUT / f"training_speed_{args.size}.json").write_text(json.dumps(results, indent=2))

@@ -128,8 +128,11 @@ def _summary(meta, facts: dict, hub_base: str | None) -> str:
         parts.append(f"It was chosen by `strategy: auto`: {choice['reason']}.")
     if facts.get("merged"):
         parts.append("The LoRA adapter is merged into the weights: no peft needed.")
-    parts.append(f"Vocoder: `{meta.vocoder}`." if meta.vocoder else
-                 "Vocoder: none named (hf_vclone uses Griffin-Lim; pass a HiFi-GAN for better audio).")
+    if meta.backend == "vits":
+        parts.append("Model: VITS, end to end (text to waveform; no vocoder).")
+    else:
+        parts.append(f"Vocoder: `{meta.vocoder}`." if meta.vocoder else
+                     "Vocoder: none named (hf_vclone uses Griffin-Lim; pass a HiFi-GAN for better audio).")
     return " ".join(parts)
 
 
@@ -138,6 +141,8 @@ def _usage(meta, where: str, facts: dict) -> list[str]:
              "import soundfile as sf", "from hf_vclone import load_voice", "",
              f'voice = load_voice("{where}")', 'audio, rate = voice.synthesize("Hello from my new voice.")',
              'sf.write("hello.wav", audio, rate)', "```", ""]
+    if meta.backend == "vits":
+        return lines + _vits_usage(meta, where)
     if meta.backend != "speecht5":
         return lines
     speaker_file = "speaker_embeddings.safetensors"
@@ -160,6 +165,19 @@ def _usage(meta, where: str, facts: dict) -> list[str]:
               'inputs = processor(text="Hello from my new voice.", return_tensors="pt")',
               'mel = model.generate(inputs["input_ids"], speaker_embeddings=speaker[None])', "```", ""]
     return lines
+
+
+def _vits_usage(meta, where: str) -> list[str]:
+    if meta.is_adapter:
+        return ["With plain transformers and peft:", "", "```python", "import torch",
+                "from peft import PeftModel", "from transformers import VitsModel, VitsTokenizer", "",
+                f'model = PeftModel.from_pretrained(VitsModel.from_pretrained("{meta.base_model}"), "{where}")',
+                f'tokenizer = VitsTokenizer.from_pretrained("{where}")',
+                'with torch.no_grad():',
+                '    audio = model(**tokenizer("Hello from my new voice.", return_tensors="pt")).waveform[0]', "```", ""]
+    return ["With plain transformers:", "", "```python", "from transformers import pipeline", "",
+            f'speak = pipeline("text-to-speech", model="{where}")',
+            'out = speak("Hello from my new voice.")  # {"audio": ..., "sampling_rate": ...}', "```", ""]
 
 
 def _evaluation(metrics: dict) -> list[str]:

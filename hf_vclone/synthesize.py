@@ -51,7 +51,8 @@ class Synthesizer:
     def _setup(self) -> None:
         self.backend = get_backend(self.meta.backend)
         self.vocoder = self.backend.load_vocoder(self.meta.vocoder)
-        self.sampling_rate = self.backend.sampling_rate(self.processor)
+        # A VITS voice knows its rate from its model config; SpeechT5's is in its feature extractor.
+        self.sampling_rate = getattr(self.voice, "sampling_rate", None) or self.backend.sampling_rate(self.processor)
 
     def mel(self, text: str, speaker: str | None = None, seed: int = 0,
             minlenratio: float = 0.5, maxlenratio: float = 8.0) -> np.ndarray:

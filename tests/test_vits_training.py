@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +62,10 @@ def test_every_loss_is_logged_and_every_part_of_the_model_trains(full_run, tiny_
         assert names and names & moved, f"no weight of {part} changed"
 
 
-def test_loss_terms_are_logged_finite_at_every_step(corpus: Path, tiny_vits_base: Path, tmp_path: Path) -> None:
-    job = FineTuneRun(recipe_from_dict(vits_recipe(corpus, tiny_vits_base, tmp_path / "out", max_steps=2)))
+@pytest.mark.parametrize("bf16", [False, True])
+def test_loss_terms_are_logged_finite_at_every_step(bf16: bool, corpus: Path, tiny_vits_base: Path,
+                                                    tmp_path: Path) -> None:
+    job = FineTuneRun(recipe_from_dict(vits_recipe(corpus, tiny_vits_base, tmp_path / "out", max_steps=2, bf16=bf16)))
     job.setup()
     job.train()
     steps = [h for h in job.trainer.state.log_history if "loss" in h]
@@ -223,3 +227,15 @@ def test_an_unknown_freeze_group_is_named(corpus: Path, tiny_vits_base: Path, tm
                       strategy_extra={"freeze_groups": ["text_encoder", "vocoder"]})
     with pytest.raises(UserError, match="unknown part vocoder; VITS parts: text_encoder"):
         FineTuneRun(recipe_from_dict(raw)).setup()
+
+
+def test_the_model_cards_vits_snippets_run_as_written(full_run, tmp_path: Path) -> None:
+    out, _ = full_run
+    card = (out / "README.md").read_text()
+    assert "VITS, end to end" in card and "pipeline(\"text-to-speech\"" in card
+    snippets = [code.split("```")[0] for code in card.split("```python\n")[1:]]
+    assert len(snippets) == 2
+    for i, code in enumerate(snippets):
+        ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert ran.returncode == 0, f"snippet {i} failed:\n{code}\n{ran.stderr[-2000:]}"
+    assert (tmp_path / "hello.wav").stat().st_size > 44

@@ -147,6 +147,10 @@ class VitsVoice(nn.Module):
         return VitsTrainingOutput(loss=loss, mel_loss=mel.detach(), kl_loss=kl.detach(),
                                   duration_loss=duration.detach(), generated=generated, real=real)
 
+    @property
+    def sampling_rate(self) -> int:
+        return int(_core(self.tts).config.sampling_rate)
+
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,
                                         every_n_layers: int = 1, offload: bool = False) -> None:
         """`training.activation_checkpointing: true`: recompute the text encoder's layers in the
