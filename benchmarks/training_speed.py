@@ -232,6 +232,20 @@ def run_worker(args: list[str], timeout: float | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _median_run(runs: list[dict], references: list[dict | None]) -> dict:
+    """The run with the median speed, plus every run's speed and its ratio to the same round's reference."""
+    finished = [r for r in runs if "samples_per_second" in r]
+    if not finished:
+        return runs[0]
+    ordered = sorted(finished, key=lambda r: r["samples_per_second"])
+    median = dict(ordered[len(ordered) // 2])
+    median["samples_per_second_runs"] = [r.get("samples_per_second") for r in runs]
+    median["ratio_runs"] = [r["samples_per_second"] / ref["samples_per_second"]
+                            for r, ref in zip(runs, references) if ref and "samples_per_second" in r
+                            and "samples_per_second" in ref]
+    return median
+
+
 def curve_gap(losses: list[float], baseline: list[float]) -> float:
     """Mean relative difference of two loss curves, step by step: 0.01 means they agree to 1%."""
     pairs = list(zip(losses, baseline))
@@ -240,8 +254,9 @@ def curve_gap(losses: list[float], baseline: list[float]) -> float:
 
 def table(results: dict, size: str, steps: int, batch: int) -> str:
     ref = results["reference"]
+    rounds = len(ref.get("samples_per_second_runs", [0]))
     lines = [f"Model: SpeechT5 ({size}), random weights; {steps} steps at batch {batch} on the `{SPEAKER}` clips; "
-             "each system in its own process.", "",
+             f"each system in its own process; {rounds} round(s), medians (ratio range over rounds).", "",
              "| system | samples/s | vs reference | peak RSS (MB) | padding | loss at the last step | loss curve vs full |",
              "|---|---|---|---|---|---|---|"]
     for name in [*SYSTEMS, *LEVERS]:
@@ -253,7 +268,9 @@ def table(results: dict, size: str, steps: int, batch: int) -> str:
             continue
         gap = (f"{100 * curve_gap(r['losses'], results['full']['losses']):.1f}% apart"
                if name in LEVERS and "full" in results else "")
-        lines.append(f"| {name} | {r['samples_per_second']:.2f} | {r['samples_per_second'] / ref['samples_per_second']:.2f}x | "
+        ratios = r.get("ratio_runs") or [r["samples_per_second"] / ref["samples_per_second"]]
+        spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+        lines.append(f"| {name} | {r['samples_per_second']:.2f} | {statistics.median(ratios):.2f}x{spread} | "
                      f"{r['peak_rss_mb']:.0f} | {100 * r['padding_fraction']:.1f}% | {r['losses'][-1]:.3f} | {gap} |")
     if "full" in results and "flops" in results["full"]:
         f = results["full"]["flops"]
@@ -277,6 +294,7 @@ def main() -> None:
     parser.add_argument("--synthesis-sentences", type=int, default=6)
     parser.add_argument("--levers", nargs="*", default=None, help="also measure these levers on top of full "
                         "(no names: all of them)", choices=list(LEVERS))
+    parser.add_argument("--repeats", type=int, default=1, help="rounds over all systems; medians are reported")
     parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds before a worker counts as failed")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--lever", help=argparse.SUPPRESS)
@@ -292,15 +310,20 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     build_demo_corpus(CORPUS, clips_per_base_voice=150, target_clips=220, extra_targets=NEAR_TARGET_VOICE)
     build_base(args.size)
-    results = {}
     common = ["--size", args.size, "--steps", str(args.steps), "--batch", str(args.batch)]
-    for system in args.systems:
-        results[system] = run_worker(["--worker", system, *common], args.worker_timeout)
-        print(f"{system}: {results[system]['samples_per_second']:.2f} samples/s, "
-              f"{results[system]['peak_rss_mb']:.0f} MB", flush=True)
+    jobs = {system: ["--worker", system, *common] for system in args.systems}
     for lever in (args.levers or list(LEVERS)) if args.levers is not None else ():
-        results[lever] = run_worker(["--worker", "full", "--lever", lever, *common], args.worker_timeout)
-        print(f"{lever}: {results[lever].get('samples_per_second', 'timed out')} samples/s", flush=True)
+        jobs[lever] = ["--worker", "full", "--lever", lever, *common]
+    # Round-robin repeats: every system runs once per round, so slow phases of this shared machine
+    # hit all of them alike; each ratio is taken within a round, then the median over rounds.
+    rounds: list[dict] = []
+    for round_number in range(args.repeats):
+        rounds.append({})
+        for name, argv in jobs.items():
+            rounds[-1][name] = run_worker(argv, args.worker_timeout)
+            print(f"round {round_number + 1}, {name}: "
+                  f"{rounds[-1][name].get('samples_per_second', 'timed out')} samples/s", flush=True)
+    results = {name: _median_run([r[name] for r in rounds], [r.get("reference") for r in rounds]) for name in jobs}
     results["synthesis"] = run_worker(["--worker", "synthesis", *common,
                                        "--synthesis-sentences", str(args.synthesis_sentences)])
     (OUT / f"training_speed_{args.size}.json").write_text(json.dumps(results, indent=2))
