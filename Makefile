@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup espeak quickstart vits-demo test base bench clean
+.PHONY: setup espeak chromium quickstart vits-demo test base bench clean
 
 setup: $(VENV)/.installed espeak
 
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 espeak:
 	@scripts/install_espeak.sh
 
+# Only the tests need a browser (the listening-test and UI pages are tested in headless Chromium).
+chromium:
+	@scripts/install_chromium.sh
+
 quickstart: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart.yaml
 
@@ -26,7 +30,7 @@ vits-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base.yaml
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo.yaml
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest
 
 # Rebuild the committed quickstart base (assets/quickstart_base) from scratch.

@@ -6,6 +6,8 @@
     hf-vclone synthesize --model DIR --text "..." --out a.wav
     hf-vclone export DIR OUT [--merge]
     hf-vclone push DIR REPO_ID [--public] [--merge]
+    hf-vclone listen-test DIR... [--db ratings.db] [--port 7861] [--report]
+    hf-vclone ui [--recipes recipes] [--workspace outputs/ui] [--port 7860]
 """
 
 from __future__ import annotations
@@ -110,6 +112,41 @@ def _push(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _listen_test(ns: argparse.Namespace) -> int:
+    from .listening.mos import markdown, to_csv
+    from .listening.server import ListeningTest, serve
+
+    test = ListeningTest(ns.folders, ns.db)
+    if ns.report:
+        rows = test.results()
+        if not rows:
+            raise UserError(f"{ns.db} holds no ratings yet")
+        csv_path = Path(ns.db).with_suffix(".csv")
+        csv_path.write_text(to_csv(rows), encoding="utf-8")
+        print(markdown(rows) + f"\n(also written to {csv_path})")
+        return 0
+    server = serve(test, ns.host, ns.port)
+    host, port = server.server_address[:2]
+    systems = sorted({t.system for t in test.trials})
+    print(f"listening test: {len(test.trials)} samples from {len(systems)} systems ({', '.join(systems)}); "
+          f"ratings in {ns.db}\nopen http://{host}:{port}/ (results at /results); Ctrl+C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _ui(ns: argparse.Namespace) -> int:
+    from .ui.app import launch
+
+    print("starting the page (Ctrl+C stops) ...", flush=True)
+    launch(ns.workspace, ns.recipes, ns.host, ns.port, block=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-vclone", description="Voice cloning by fine-tuning TTS models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--public", action="store_true", help="make the repo public (default: private)")
     push.add_argument("--merge", action="store_true", help="push a LoRA voice merged into its base, not as an adapter")
     push.set_defaults(func=_push)
+    listen = sub.add_parser("listen-test", help="serve a blinded MOS listening test over evaluated voices")
+    listen.add_argument("folders", nargs="+", help="folders with evaluation samples (metrics.json + samples/)")
+    listen.add_argument("--db", default="ratings.db", help="SQLite file for the ratings (reopen it to continue)")
+    listen.add_argument("--host", default="127.0.0.1")
+    listen.add_argument("--port", type=int, default=7861)
+    listen.add_argument("--report", action="store_true", help="print the MOS table (and write it as CSV) instead")
+    listen.set_defaults(func=_listen_test)
+    ui = sub.add_parser("ui", help="a local web page: clips in, train, listen, speak, publish (needs the [ui] extra)")
+    ui.add_argument("--recipes", default="recipes", help="folder of recipes offered as base model and settings")
+    ui.add_argument("--workspace", default="outputs/ui", help="where the page writes clips and runs")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=None, help="default: Gradio's (7860 or the next free one)")
+    ui.set_defaults(func=_ui)
     return parser
 
 
