@@ -60,7 +60,7 @@ def test_mos_and_interval_match_hand_computed_student_t() -> None:
     assert row.ci95 == pytest.approx(3.182446 * math.sqrt(2 / 3) / 2, rel=1e-6)
     assert mos("y", [3], raters=1).ci95 is None
     assert mos("z", [5, 5, 4], raters=3).bounds[1] == 5.0  # clipped to the scale
-    assert to_csv([row]).splitlines()[1] == f"x,4.0000,{4 - row.ci95:.4f},{4 + row.ci95:.4f},4,2"
+    assert to_csv([row]).splitlines()[1] == f"x,4.0000,{4 - row.ci95:.4f},5.0000,4,2"  # 5.30 clipped to the scale
 
 
 def test_trials_are_every_system_on_the_shared_sentences_under_blinded_ids(folders, tmp_path: Path) -> None:
