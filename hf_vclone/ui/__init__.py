@@ -1,0 +1,1 @@
+"""`hf-vclone ui`: the local Gradio page (install with the [ui] extra)."""
