@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from hf_vclone.config import RecipeError, load_recipe, recipe_from_dict
@@ -13,6 +14,11 @@ RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_every_shipped_recipe_loads_and_says_how_to_launch(path: Path) -> None:
     recipe = load_recipe(path)
+    if recipe.training.get("bf16") and not recipe.training.get("use_cpu") and not torch.cuda.is_available():
+        # A GPU recipe with bf16: TrainingArguments refuses bf16 without a GPU unless told to use the CPU.
+        with pytest.raises(RecipeError, match="bf16"):
+            recipe.training_arguments()
+        recipe = load_recipe(path, ["training.use_cpu=true"])
     recipe.training_arguments()
     header = path.read_text().splitlines()[:8]
     assert any("train.py" in line and path.name in line for line in header), "header must give the launch command"
