@@ -92,3 +92,78 @@ def test_discriminator_scores_every_sub_discriminator_and_trains_against_real_au
         optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < 0.5 * losses[0]  # it learns to tell them apart
+
+
+def _predictor(seed: int = 0):
+    from transformers import VitsConfig
+    from transformers.models.vits.modeling_vits import VitsStochasticDurationPredictor
+
+    torch.manual_seed(seed)
+    config = VitsConfig(hidden_size=16, duration_predictor_filter_channels=16, duration_predictor_num_flows=3,
+                        depth_separable_num_layers=2)
+    return VitsStochasticDurationPredictor(config).eval()
+
+
+def test_transformers_reverse_path_inverts_our_duration_flow_on_the_duration_channel() -> None:
+    """Training pushes (log d, nu) through the main flows to z; speaking runs transformers' reverse
+    path from z. With our flow order, that recovers log d exactly (for any nu)."""
+    from unittest import mock
+
+    from hf_vclone.vits.duration import main_flows_forward
+
+    predictor = _predictor()
+    batch, tokens = 2, 7
+    hidden = torch.randn(batch, 16, tokens)
+    mask = torch.ones(batch, 1, tokens)
+    mask[1, :, 5:] = 0
+    log_duration = torch.randn(batch, 1, tokens) * mask
+    nu = torch.randn(batch, 1, tokens) * mask
+    with torch.no_grad():
+        conditioning = predictor.conv_proj(predictor.conv_dds(predictor.conv_pre(hidden), mask)) * mask
+        latents, _ = main_flows_forward(predictor, torch.cat([log_duration, nu], 1), mask, conditioning)
+        with mock.patch.object(torch, "randn", return_value=latents):  # the reverse path's "noise" is our z
+            recovered = predictor(hidden, mask, reverse=True, noise_scale=1.0)
+    torch.testing.assert_close(recovered * mask, log_duration, rtol=1e-5, atol=1e-5)
+
+
+def test_transformers_own_forward_flow_order_does_not_invert_which_is_why_we_do_not_use_it() -> None:
+    """The same check through transformers' forward order (a flip after every flow) fails: this is
+    the defect vits/duration.py works around; if transformers fixes it, this test says so."""
+    from unittest import mock
+
+    predictor = _predictor()
+    hidden, mask = torch.randn(1, 16, 6), torch.ones(1, 1, 6)
+    log_duration, nu = torch.randn(1, 1, 6), torch.randn(1, 1, 6)
+    with torch.no_grad():
+        conditioning = predictor.conv_proj(predictor.conv_dds(predictor.conv_pre(hidden), mask)) * mask
+        latents = torch.cat([log_duration, nu], 1)
+        for flow in predictor.flows:  # transformers' forward(reverse=False) order
+            latents, _ = flow(latents, mask, global_conditioning=conditioning)
+            latents = torch.flip(latents, [1])
+        with mock.patch.object(torch, "randn", return_value=latents):
+            recovered = predictor(hidden, mask, reverse=True, noise_scale=1.0)
+    assert (recovered - log_duration).abs().max() > 1e-2
+
+
+def test_duration_nll_is_the_flow_bound_and_training_it_teaches_the_durations() -> None:
+    """Fit the predictor to durations of 3 frames per token with our loss; transformers' own
+    inference then predicts about 3 frames per token."""
+    from hf_vclone.vits.duration import duration_nll
+
+    predictor = _predictor(1).train()
+    hidden, mask = torch.randn(4, 16, 9), torch.ones(4, 1, 9)
+    durations = torch.full((4, 1, 9), 3.0)
+    optimizer = torch.optim.Adam(predictor.parameters(), lr=5e-3)
+    first = None
+    for _ in range(150):
+        loss = duration_nll(predictor, hidden, mask, durations).sum() / mask.sum()
+        first = first if first is not None else float(loss)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss) < first
+    predictor.eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        predicted = torch.exp(predictor(hidden, mask, reverse=True, noise_scale=0.0))
+    assert 2.0 < float(predicted.mean()) < 4.0, float(predicted.mean())

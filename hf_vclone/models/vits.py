@@ -36,6 +36,7 @@ from ..data.audio import ClipError
 from ..data.prepare import FeatureSpec
 from ..errors import UserError
 from ..vits.alignment import maximum_path
+from ..vits.duration import duration_nll
 from ..vits.losses import kl_loss
 from ..vits.spectrogram import VitsSpectrogram
 from .char_tokenizer import build_vits_tokenizer
@@ -122,8 +123,8 @@ class VitsVoice(nn.Module):
         )  # (batch, frames, tokens)
         durations = alignment.sum(1)[:, None, :]  # (batch, 1, tokens)
         if vits.config.use_stochastic_duration_prediction:
-            nll = vits.duration_predictor(hidden, text_mask, durations=durations, reverse=False)
-            duration = nll.sum() / text_mask.sum()
+            # not the predictor's own forward(reverse=False): its flow order does not invert (vits/duration.py)
+            duration = duration_nll(vits.duration_predictor, hidden, text_mask, durations).sum() / text_mask.sum()
         else:
             predicted = vits.duration_predictor(hidden, text_mask)
             target = torch.log(durations + 1e-6) * text_mask
