@@ -16,11 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 espeak:
-	@scripts/install_espeak.sh
+	@scripts/install_debian.sh espeak-ng espeak-ng
 
 # Only the tests need a browser (the listening-test and UI pages are tested in headless Chromium).
 chromium:
-	@scripts/install_chromium.sh
+	@scripts/install_debian.sh chromedriver chromium chromium-driver
 
 quickstart: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart.yaml

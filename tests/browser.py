@@ -22,7 +22,7 @@ def chromium_paths() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not browser or not driver:
-        raise RuntimeError("the page tests need Debian's chromium and chromium-driver: run scripts/install_chromium.sh "
+        raise RuntimeError("the page tests need Debian's chromium and chromium-driver: run `make chromium` "
                            "(make test does)")
     return browser, driver
 
