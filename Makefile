@@ -37,11 +37,13 @@ test: setup chromium
 base: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/quickstart_base.yaml
 
-# Speed figures against the reference pipeline (benchmarks/README.md); about 40 minutes.
+# Speed figures against the reference pipeline (benchmarks/README.md); about 45 minutes.
 bench: setup
 	$(BIN)/python benchmarks/prepare_throughput.py --num-proc 2
-	$(BIN)/python benchmarks/training_speed.py --size full --steps 12
-	$(BIN)/python benchmarks/training_speed.py --size small --steps 60 --levers
+	$(BIN)/python benchmarks/training_speed.py --size full --steps 12 --repeats 3 \
+		--systems reference reference_no_gc full --levers "full + bf16 autocast"
+	$(BIN)/python benchmarks/training_speed.py --size full --steps 12 --systems reference full freeze_lower lora --levers
+	$(BIN)/python benchmarks/training_speed.py --size small --steps 150 --systems reference full --levers "full + bf16 autocast"
 
 clean:
 	rm -rf outputs data
