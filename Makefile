@@ -42,7 +42,7 @@ bench: setup
 	$(BIN)/python benchmarks/prepare_throughput.py --num-proc 2
 	$(BIN)/python benchmarks/training_speed.py --size full --steps 12 --repeats 3 \
 		--systems reference reference_no_gc full --levers "full + bf16 autocast"
-	$(BIN)/python benchmarks/training_speed.py --size full --steps 12 --systems reference full freeze_lower lora --levers
+	$(BIN)/python benchmarks/training_speed.py --size full --steps 12 --systems reference full freeze_lower lora --levers --worker-timeout 300
 	$(BIN)/python benchmarks/training_speed.py --size small --steps 150 --systems reference full --levers "full + bf16 autocast"
 
 clean:
