@@ -613,6 +613,9 @@ def _conflicts(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         (("training.fp16", "model.type"), r.model.type == "vits" and bool(t.get("fp16")),
          "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
          "use training.bf16: true or float32"),
+        (("strategy.name", "strategy.auto.little_similar", "model.type"), r.model.type == "vits" and picks_speaker_embedding,
+         f"{speaker_embedding} trains only a speaker vector, and a VITS voice has none (the voice is in its weights); "
+         "pick another strategy (for auto: strategy.auto.little_similar: head_only)"),
         (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None and r.model.type != "vits",
          "strategy.freeze_groups: names VITS parts; for model.type speecht5 use strategy.freeze_layers"),
         (("strategy.freeze_groups", "strategy.name"), s.freeze_groups is not None and s.name != "freeze_lower",

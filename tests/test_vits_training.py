@@ -212,6 +212,8 @@ def test_discriminator_loads_from_a_previous_voice_and_mismatches_are_named(full
     ({"strategy": {"name": "freeze_lower", "freeze_groups": ["text_encoder"]}, "model": {"type": "speecht5"}},
      "strategy.freeze_groups: names VITS parts"),
     ({"vits": {"segment_frames": 0}}, "vits.segment_frames: expected 1 or more frames"),
+    ({"strategy": {"name": "speaker_embedding"}}, "a VITS voice has none"),
+    ({"strategy": {"name": "auto", "auto": {"little_similar": "speaker_embedding"}}}, "a VITS voice has none"),
 ])
 def test_recipe_mistakes_for_vits_are_named(change: dict, message: str, tmp_path: Path) -> None:
     raw = {"model": {"type": "vits", "name_or_path": "facebook/mms-tts-eng"}, "data": {"path": "corpus"},
