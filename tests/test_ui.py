@@ -16,7 +16,6 @@ from hf_vclone.data.formats.ljspeech import read_ljspeech
 from hf_vclone.errors import UserError
 from hf_vclone.ui.corpus import Clip, parse_transcripts, write_corpus
 
-pytest.importorskip("gradio", reason="the page needs the [ui] extra")  # installed by `make test` ([dev] has it)
 
 
 def test_transcripts_pair_by_name_or_by_order_and_problems_name_the_file(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ resume, so a resumed run continues bit for bit (tests/test_vits_training.py).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
@@ -28,7 +27,6 @@ from ..trainer import VoiceTrainer
 from .discriminator import VitsDiscriminator
 from .losses import discriminator_loss, feature_matching_loss, generator_loss
 
-logger = logging.getLogger(__name__)
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 DISCRIMINATOR_OPTIMIZER = "discriminator_optimizer.pt"
 DISCRIMINATOR_SCHEDULER = "discriminator_scheduler.pt"
