@@ -4,8 +4,8 @@ wandb or trackio when named in `report_to`).
 
 None of the anchor tools reports voice metrics while training, only the loss; yet the loss
 of an autoregressive TTS model says little about whether it has started to sound like the
-speaker. The scores come back as `eval_mcd`, `eval_f0_rmse_cents`, `eval_speaker_similarity`
-(and `eval_cer` with `evaluation.asr_model`),
+speaker. The scores come back as `eval_mcd`, `eval_f0_rmse_cents`, `eval_speaker_similarity`,
+and `eval_cer` and `eval_wer` (offline Whisper-base by default; none with `evaluation.asr_model: null`),
 so `metric_for_best_model: mcd` (with `greater_is_better: false`) keeps the best-sounding checkpoint.
 """
 
@@ -29,10 +29,12 @@ SpeakFn = Callable[[torch.nn.Module, str], tuple[np.ndarray, np.ndarray]]  # (vo
 class VoiceEvaluator:
     def __init__(self, texts: list[str], ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], ids: list[str],
                  speak_fn: SpeakFn, sampling_rate: int,
-                 speaker_encoder: str | None, out_dir: Path, asr_model: str | None = None) -> None:
+                 speaker_encoder: str | None, out_dir: Path, asr_model: str | None = None,
+                 asr_language: str | None = "en") -> None:
         self.texts, self.ref_mels, self.ref_waves, self.ids = texts, ref_mels, ref_waves, ids
         self.speak_fn, self.rate = speak_fn, sampling_rate
-        self.speaker_encoder, self.out_dir, self.asr_model = speaker_encoder, out_dir, asr_model
+        self.speaker_encoder, self.out_dir = speaker_encoder, out_dir
+        self.asr_model, self.asr_language = asr_model, asr_language
 
     def __call__(self, voice: torch.nn.Module, step: int, callbacks: list) -> dict[str, float]:
         was_training = voice.training
@@ -44,13 +46,13 @@ class VoiceEvaluator:
         finally:
             voice.train(was_training)
         summary = score(spoken, self.ref_mels, self.ref_waves, self.rate, self.speaker_encoder,
-                        self.texts, self.asr_model)["summary"]
+                        self.texts, self.asr_model, self.asr_language)["summary"]
         self._write(spoken, step, callbacks)
         if summary["mcd"] is None:
             # No sentence had a plausible length: "infinitely far", so a checkpoint in that state
             # never wins `metric_for_best_model: mcd` (a missing key would crash the Trainer).
             summary["mcd"] = float("inf")
-        keys = ("mcd", "length_ratio_mean", "f0_rmse_cents", "voicing_error", "speaker_similarity", "cer")
+        keys = ("mcd", "length_ratio_mean", "f0_rmse_cents", "voicing_error", "speaker_similarity", "cer", "wer")
         return {k: float(summary[k]) for k in keys if summary.get(k) is not None}
 
     def _write(self, spoken: Spoken, step: int, callbacks: list) -> None:

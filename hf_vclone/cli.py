@@ -68,7 +68,7 @@ def _evaluate(ns: argparse.Namespace) -> int:
 
 
 def _metrics_table(report: dict) -> str:
-    lines = ["Held-out sentences (MCD dB and F0 cents: lower is closer; similarity: higher is closer):"]
+    lines = ["Held-out sentences (MCD dB, F0 cents, CER and WER: lower is closer; similarity: higher is closer):"]
     for name, s in report["systems"].items():
         def fmt(key: str, spec: str) -> str:
             return "n/a" if s.get(key) is None else format(s[key], spec)
@@ -76,9 +76,15 @@ def _metrics_table(report: dict) -> str:
         total = s["counted"] + s["excluded_by_length"]
         lines.append(
             f"  {name:<11} MCD {fmt('mcd', '.2f')}  F0 {fmt('f0_rmse_cents', '.0f')}  similarity "
-            f"{fmt('speaker_similarity', '.3f')}  RTF {fmt('rtf', '.3f')}  ({s['counted']}/{total} counted, "
-            f"length ratio {fmt('length_ratio_mean', '.2f')})"
+            f"{fmt('speaker_similarity', '.3f')}  CER {fmt('cer', '.3f')}  WER {fmt('wer', '.3f')}  "
+            f"RTF {fmt('rtf', '.3f')}  ({s['counted']}/{total} counted, length ratio {fmt('length_ratio_mean', '.2f')})"
         )
+    reference = report.get("reference") or {}
+    if reference.get("cer") is not None:
+        lines.append(f"  {'reference':<11} CER {reference['cer']:.3f}  WER {reference['wer']:.3f}  "
+                     "(the real recordings: the floor for this voice and ASR)")
+    else:
+        lines.append("  CER and WER skipped: evaluation.asr_model is null")
     return "\n".join(lines)
 
 

@@ -147,7 +147,10 @@ class EvaluationConfig:
     minlenratio: float = 0.5
     maxlenratio: float = 8.0
     speaker_encoder: str | None = None  # WavLMForXVector id/folder (e.g. microsoft/wavlm-base-plus-sv); none: offline encoder
-    asr_model: str | None = None  # transformers ASR id/folder (e.g. openai/whisper-tiny.en) for CER; none: CER skipped
+    # CER and WER from an ASR model: whisper-base (offline, the `asr` extra), a CTranslate2 Whisper folder or
+    # repo (Systran/faster-whisper-small), or a transformers ASR id/folder (openai/whisper-small); null: skipped
+    asr_model: str | None = "whisper-base"
+    asr_language: str | None = "en"  # the language Whisper transcribes and normalises in; null: detected
     during_training: int = 2  # held-out sentences spoken, scored and logged at each `eval_strategy` evaluation
 
 

@@ -7,10 +7,13 @@ with the target speaker's real recording of that sentence:
 - MCD with DTW, beside the length ratio (a distance counts only when the length is plausible);
 - log-F0 RMSE in cents and the voicing error;
 - speaker similarity from a speaker encoder (the report names which one);
-- real-time factor of synthesis (seconds of compute per second of audio).
+- real-time factor of synthesis (seconds of compute per second of audio);
+- intelligibility: CER and WER of an ASR model's transcripts against the text
+  (`evaluation.asr_model`, offline Whisper-base by default; null: reported as skipped, never
+  estimated). The real recordings are transcribed too: their CER is the floor this voice and
+  this ASR allow, which a clone's CER is read against.
 
-Intelligibility is the CER of an ASR model's transcripts (`evaluation.asr_model`); with none
-named it is reported as skipped, never estimated. The metrics are `evaluate` modules in `hf_vclone.metric_modules`.
+The metrics are `evaluate` modules in `hf_vclone.metric_modules`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 
 from .config import EvaluationConfig
-from .intelligibility import transcribe
+from .intelligibility import EXTRA_TOKENS, MAX_SECONDS, TOKENS_PER_SECOND, describe, transcribe
 from .metric_modules import metric_path
 from .metrics import LENGTH_RATIO_BOUNDS
 from .pitch import HOP_LENGTH
@@ -39,13 +42,17 @@ from .report import write_report
 MelFn = Callable[[str], np.ndarray]  # text -> (frames, bins) log10 mel
 System = Callable[[str], tuple[np.ndarray, np.ndarray]]  # text -> (log10 mel, waveform): one voice speaking
 ReferenceFn = Callable[[dict], np.ndarray]  # dataset row -> cleaned reference waveform at the model's rate
-CER_SKIPPED = "skipped: no ASR model named in evaluation.asr_model (intelligibility is not estimated without one)"
+CER_SKIPPED = "skipped: evaluation.asr_model is null (intelligibility is not estimated without an ASR model)"
 
 
-def cer_note(asr_model: str | None) -> str:
+def cer_note(asr_model: str | None, language: str | None = "en") -> str:
+    """What the CER and WER columns mean, for metrics.json and the report."""
     if asr_model is None:
         return CER_SKIPPED
-    return f"`{asr_model}` transcribes each sample (transformers ASR pipeline); CER against the input text"
+    return (f"{describe(asr_model, language)} transcribes each sample, the real recordings included (their "
+            f"CER is the floor for this voice and ASR); CER and WER against the input text after Whisper's text "
+            f"normalisation of both. Hallucination guard: each clip is cut to {MAX_SECONDS:.0f} s and its "
+            f"transcript to {TOKENS_PER_SECOND:g} tokens per second + {EXTRA_TOKENS}")
 
 
 @dataclass
@@ -75,11 +82,23 @@ def _on_f0_grid(mels: list[np.ndarray], waves: list[np.ndarray]) -> bool:
     return all(len(m) == 1 + len(w) // HOP_LENGTH for m, w in zip(mels, waves))
 
 
+def intelligibility(waves: list[np.ndarray], rate: int, texts: list[str], asr_model: str,
+                    language: str | None = "en") -> tuple[dict, list[dict]]:
+    """CER and WER of what `asr_model` hears in `waves`, over the set and per sample (with the transcript)."""
+    heard = transcribe(asr_model, waves, rate, language)
+    cer = _metric("character_error_rate").compute(predictions=heard, references=texts, language=language)
+    wer = _metric("word_error_rate").compute(predictions=heard, references=texts, language=language)
+    per_sample = [{"transcript": t, "cer": c, "wer": w}
+                  for t, c, w in zip(heard, cer["per_sample"], wer["per_sample"])]
+    return {"cer": cer["cer"], "wer": wer["wer"]}, per_sample
+
+
 def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray], rate: int,
-          speaker_encoder: str | None, texts: list[str] | None = None, asr_model: str | None = None) -> dict:
+          speaker_encoder: str | None, texts: list[str] | None = None, asr_model: str | None = None,
+          asr_language: str | None = "en") -> dict:
     """All metrics for one system; `per_sample` keeps each sentence's figures.
 
-    CER needs both `asr_model` and the `texts` the system was asked to speak."""
+    CER and WER need both `asr_model` and the `texts` the system was asked to speak."""
     mcd = _metric("mel_cepstral_distortion").compute(predictions=spoken.mels, references=ref_mels)
     # The mels align the F0 frames (DTW) only when they share F0's frame grid (SpeechT5's); other
     # models' features (VITS's hop) leave the alignment to the F0 contours themselves.
@@ -95,17 +114,15 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
         {**d, **p, "speaker_similarity": s}
         for d, p, s in zip(mcd.pop("per_sample"), f0.pop("per_sample"), sim.pop("per_sample"))
     ]
-    cer = None
+    heard = {"cer": None, "wer": None}
     if asr_model is not None and texts is not None:
-        heard = transcribe(asr_model, spoken.waves, rate)
-        result = _metric("character_error_rate").compute(predictions=heard, references=texts)
-        cer = result["cer"]
-        for sample, transcript, sample_cer in zip(per_sample, heard, result["per_sample"]):
-            sample.update(transcript=transcript, cer=sample_cer)
+        heard, samples = intelligibility(spoken.waves, rate, texts, asr_model, asr_language)
+        for sample, extra in zip(per_sample, samples):
+            sample.update(extra)
     summary = {
         "mcd": mcd["mcd"], "counted": mcd["counted"], "excluded_by_length": mcd["excluded_by_length"],
         "length_ratio_mean": mcd["length_ratio_mean"], **f0, **sim, "rtf": spoken.seconds / max(
-            sum(len(w) for w in spoken.waves) / rate, 1e-9), "cer": cer,
+            sum(len(w) for w in spoken.waves) / rate, 1e-9), **heard,
     }
     return {"summary": summary, "per_sample": per_sample}
 
@@ -123,16 +140,22 @@ def compare_systems(
     ref_waves = [reference_audio(row) for row in rows]
     for clip_id, wave in zip(ids, ref_waves):
         sf.write(str(samples_dir / f"{clip_id}_reference.wav"), wave, sampling_rate)
+    reference, ref_heard = {"cer": None, "wer": None}, [None] * len(ids)
+    if cfg.asr_model is not None:
+        reference, ref_heard = intelligibility(ref_waves, sampling_rate, texts, cfg.asr_model, cfg.asr_language)
     results, spoken_by = {}, {}
     for name, system in systems.items():
         spoken = spoken_by[name] = speak(system, texts, name)
         for clip_id, wave in zip(ids, spoken.waves):
             sf.write(str(samples_dir / f"{clip_id}_{name}.wav"), wave, sampling_rate)
-        results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder, texts, cfg.asr_model)
+        results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder, texts, cfg.asr_model,
+                              cfg.asr_language)
     samples = []
     for i, (clip_id, text) in enumerate(zip(ids, texts)):
         entry = {"id": clip_id, "text": text, "reference_frames": len(ref_mels[i]),
                  "reference_wav": f"samples/{clip_id}_reference.wav"}
+        if ref_heard[i] is not None:  # what the ASR heard in the real recording
+            entry["reference"] = ref_heard[i]
         for name in systems:
             entry[name] = {**results[name]["per_sample"][i], "frames": len(spoken_by[name].mels[i]),
                            "wav": f"samples/{clip_id}_{name}.wav"}
@@ -143,9 +166,10 @@ def compare_systems(
                    "cents over frames voiced in both, voicing error as a share of frames. Speaker similarity: "
                    "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second.",
         "length_ratio_bounds": list(LENGTH_RATIO_BOUNDS),
-        "cer": cer_note(cfg.asr_model),
+        "cer": cer_note(cfg.asr_model, cfg.asr_language),
         **(notes or {}),
         "systems": {name: r["summary"] for name, r in results.items()},
+        "reference": reference,  # the real recordings: the intelligibility floor for this voice and ASR
         "samples": samples,
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -124,7 +124,7 @@ class FineTuneRun:
             list(rows["text"]), [np.asarray(m, np.float32) for m in rows["labels"]],
             [self._reference_audio(row) for row in rows], list(rows["id"]), speak_fn,
             self.backend.sampling_rate(self.processor), cfg.speaker_encoder, self.out,
-            cfg.asr_model,
+            cfg.asr_model, cfg.asr_language,
         )
 
     def _reference_audio(self, row: dict) -> np.ndarray:
@@ -170,7 +170,7 @@ class FineTuneRun:
         if cfg.enabled or self.args.eval_strategy != "no":
             load_speaker_encoder(cfg.speaker_encoder, "evaluation.speaker_encoder")
             if cfg.asr_model:
-                load_asr(cfg.asr_model)
+                load_asr(cfg.asr_model, cfg.asr_language)
 
     def prepare_data(self) -> PreparedData:
         """Corpus -> checked, cleaned, featurised and cached clips; `hf-vclone prepare` stops here.

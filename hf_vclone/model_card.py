@@ -25,6 +25,7 @@ METRICS = [  # (metrics.json key, model-index type, readable name)
     ("f0_rmse_cents", "f0_rmse", "F0 RMSE (cents, lower is better)"),
     ("speaker_similarity", "speaker_similarity", "Speaker similarity (cosine, higher is better)"),
     ("cer", "cer", "CER (lower is better)"),
+    ("wer", "wer", "WER (lower is better)"),
     ("rtf", "real_time_factor", "Real-time factor of synthesis (lower is faster)"),
 ]
 ETHICS = """\
@@ -184,12 +185,16 @@ def _evaluation(metrics: dict) -> list[str]:
     lines = ["## Evaluation", "", f"On {len(metrics.get('samples', []))} held-out sentences the voice never trained on, "
              "against the speaker's real recordings:", "",
              "| system | " + " | ".join(m[2] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
-    for system, scores in metrics.get("systems", {}).items():
+    rows = dict(metrics.get("systems", {}))
+    reference = metrics.get("reference") or {}
+    if reference.get("cer") is not None:  # the real recordings: the floor a voice's CER is read against
+        rows["reference (real recordings)"] = {k: reference.get(k) for k in ("cer", "wer")}
+    for system, scores in rows.items():
         cells = " | ".join("n/a" if scores.get(k) is None else f"{scores[k]:.3f}" for k, _, _ in METRICS)
         lines.append(f"| {system} | {cells} |")
     encoder = next((s.get("encoder") for s in metrics.get("systems", {}).values() if s.get("encoder")), None)
-    lines += ["", f"Speaker similarity from the `{encoder}` speaker encoder. Intelligibility (CER): {metrics.get('cer')}.",
-              "See `report.md` for the samples and spectrograms.", ""]
+    lines += ["", f"Speaker similarity from the `{encoder}` speaker encoder. Intelligibility (CER, WER): "
+              f"{metrics.get('cer')}.", "See `report.md` for the samples, their transcripts and the spectrograms.", ""]
     return lines
 
 

@@ -10,13 +10,23 @@ COLUMNS = [
     ("voicing error ↓", "voicing_error", "{:.2f}"),
     ("speaker similarity ↑", "speaker_similarity", "{:.3f}"),
     ("CER ↓", "cer", "{:.3f}"),
+    ("WER ↓", "wer", "{:.3f}"),
     ("length ratio", "length_ratio_mean", "{:.2f}"),
     ("RTF ↓", "rtf", "{:.3f}"),
 ]
+REFERENCE_ROW = "reference (real recordings)"
 
 
 def _cell(value, fmt: str) -> str:
     return "n/a" if value is None else fmt.format(value)
+
+
+def _heard(entry: dict | None) -> str:
+    """A sample's transcript and CER, or nothing when no ASR ran."""
+    if not entry or "transcript" not in entry:
+        return ""
+    transcript = entry["transcript"].replace("|", "\\|")
+    return f' heard "{transcript}" (CER {_cell(entry["cer"], "{:.2f}")})'
 
 
 def write_report(report: dict, path: str | Path) -> Path:
@@ -28,8 +38,13 @@ def write_report(report: dict, path: str | Path) -> Path:
         total = s["counted"] + s["excluded_by_length"]
         cells = " | ".join(_cell(s.get(key), fmt) for _, key, fmt in COLUMNS)
         lines.append(f"| {name} | {cells} | {s['counted']}/{total} |")
+    # The real recordings have only intelligibility to report: the floor the systems are read against.
+    reference = report.get("reference") or {}
+    if reference.get("cer") is not None:
+        cells = " | ".join(_cell(reference.get(key) if key in ("cer", "wer") else None, fmt) for _, key, fmt in COLUMNS)
+        lines.append(f"| {REFERENCE_ROW} | {cells} | |")
     encoder = next((s.get("encoder") for s in systems.values() if s.get("encoder")), None)
-    lines += ["", f"- Speaker similarity encoder: `{encoder}`.", f"- Intelligibility (CER): {report['cer']}.",
+    lines += ["", f"- Speaker similarity encoder: `{encoder}`.", f"- Intelligibility (CER, WER): {report['cer']}.",
               f"- A sample's MCD and F0 count only when its length ratio lies within "
               f"{report['length_ratio_bounds'][0]}-{report['length_ratio_bounds'][1]}x (DTW forgives outputs that never stop)."]
     if "base_speaker" in report:
@@ -38,9 +53,10 @@ def write_report(report: dict, path: str | Path) -> Path:
               "| sentence | reference | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
     for sample in report["samples"]:
         links = " | ".join(
-            f"[wav]({sample[n]['wav']}) MCD {_cell(sample[n]['mcd'], '{:.1f}')}" for n in systems
+            f"[wav]({sample[n]['wav']}) MCD {_cell(sample[n]['mcd'], '{:.1f}')}{_heard(sample[n])}" for n in systems
         )
-        lines.append(f"| {sample['text']} | [wav]({sample['reference_wav']}) | {links} |")
+        recording = f"[wav]({sample['reference_wav']}){_heard(sample.get('reference'))}"
+        lines.append(f"| {sample['text']} | {recording} | {links} |")
     path = Path(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -29,13 +29,16 @@ def test_accelerate_launch_fine_tunes_writes_samples_metrics_and_a_loadable_adap
     corpus: Path, tiny_base: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    recipe = write_recipe(tmp_path, tiny_recipe(corpus, tiny_base, out, strategy={"name": "lora"}))
+    # The one end-to-end run that keeps the default offline ASR: every evaluation reports CER and WER.
+    recipe = write_recipe(tmp_path, tiny_recipe(corpus, tiny_base, out, strategy={"name": "lora"},
+                                                evaluation={"asr_model": "whisper-base"}))
     proc = subprocess.run(
         [str(BIN / "accelerate"), "launch", "--config_file", "accelerate_configs/cpu.yaml", "train.py", str(recipe)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"metrics         {out / 'metrics.json'}" in proc.stdout  # the summary names the outputs
+    assert "CER" in proc.stdout and "real recordings" in proc.stdout  # ... and each system's CER, and the floor
     for name in ["adapter_config.json", "adapter_model.safetensors", "speaker_embeddings.safetensors",
                  "vclone.json", "spectrograms.png", "loss_curve.png", "skipped.csv"]:
         assert (out / name).is_file(), name
@@ -51,7 +54,16 @@ def test_accelerate_launch_fine_tunes_writes_samples_metrics_and_a_loadable_adap
             assert entry["length_ratio"] == pytest.approx(entry["frames"] / sample["reference_frames"])
             audio, rate = sf.read(out / entry["wav"])
             assert rate == 16000 and len(audio) > 0
+            assert isinstance(entry["transcript"], str) and entry["cer"] >= 0 and entry["wer"] >= 0
         assert (out / "samples" / f"{sample['id']}_reference.wav").is_file()
+        assert isinstance(sample["reference"]["transcript"], str) and sample["reference"]["cer"] >= 0
+    # CER and WER for every system and for the real recordings (the floor), in metrics.json, the report
+    # and the model card.
+    assert all(metrics["systems"][s]["cer"] is not None and metrics["systems"][s]["wer"] is not None
+               for s in ("base", "fine_tuned"))
+    assert metrics["reference"]["cer"] < 0.5 and "whisper-base" in metrics["cer"]
+    assert "| reference (real recordings) |" in (out / "report.md").read_text()
+    assert "| reference (real recordings) |" in (out / "README.md").read_text()
 
     wav = tmp_path / "hello.wav"
     cli = subprocess.run([str(BIN / "hf-vclone"), "synthesize", "--model", str(out), "--text", "Hello there.",

@@ -135,7 +135,7 @@ def test_cer_comes_from_the_named_asr_pipeline_and_a_missing_one_is_a_clear_erro
     import jiwer
 
     from hf_vclone.evaluation import Spoken, score
-    from hf_vclone.intelligibility import normalize_for_cer, transcribe
+    from hf_vclone.intelligibility import normalize_transcript, transcribe
     from hf_vclone.models.loading import ModelLoadError
 
     asr = str(tiny_ctc_asr(tmp_path / "asr"))
@@ -146,9 +146,11 @@ def test_cer_comes_from_the_named_asr_pipeline_and_a_missing_one_is_a_clear_erro
     result = score(Spoken(mels, waves, 1.0), mels, waves, rate, None, texts, asr)
     heard = transcribe(asr, waves, rate)
     assert [s["transcript"] for s in result["per_sample"]] == heard
-    expected = jiwer.cer([normalize_for_cer(t) for t in texts], [normalize_for_cer(h) for h in heard])
-    assert result["summary"]["cer"] == pytest.approx(expected)
-    assert score(Spoken(mels, waves, 1.0), mels, waves, rate, None)["summary"]["cer"] is None
+    refs, hyps = [normalize_transcript(t) for t in texts], [normalize_transcript(h) for h in heard]
+    assert result["summary"]["cer"] == pytest.approx(jiwer.cer(refs, hyps))
+    assert result["summary"]["wer"] == pytest.approx(jiwer.wer(refs, hyps))
+    skipped = score(Spoken(mels, waves, 1.0), mels, waves, rate, None)["summary"]
+    assert skipped["cer"] is None and skipped["wer"] is None
 
     with pytest.raises(ModelLoadError, match="evaluation.asr_model.*whisper"):
         transcribe(str(tmp_path / "no_such_asr"), waves, rate)

@@ -43,7 +43,7 @@ def evaluated_folder(out: Path, fine_tuned_freq: float) -> Path:
         return lambda text: (np.zeros((20, 80), np.float32), tone(freq))
 
     compare_systems({"base": system(200), "fine_tuned": system(fine_tuned_freq)}, rows,
-                    EvaluationConfig(num_samples=3), out, RATE, lambda row: tone(300))
+                    EvaluationConfig(num_samples=3, asr_model=None), out, RATE, lambda row: tone(300))
     return out
 
 

@@ -41,7 +41,7 @@ def test_model_card_has_hub_metadata_metrics_recipe_and_consent(lora_voice: Path
     metrics = yaml.safe_load((lora_voice / "metrics.json").read_text())["systems"]["fine_tuned"]
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     # Every measured figure is in the model-index, and nothing unmeasured (a tiny voice's MCD may
-    # count no sentence; CER is skipped offline).
+    # count no sentence; tiny_recipe skips CER and WER).
     from hf_vclone.model_card import METRICS
 
     assert results == {kind: pytest.approx(round(metrics[key], 4)) for key, kind, _ in METRICS if metrics[key] is not None}

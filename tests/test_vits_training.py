@@ -34,7 +34,7 @@ def vits_recipe(corpus: Path, base: Path, out: Path, strategy: str = "full", eva
         "model": {"type": "vits", "name_or_path": str(base)},
         "data": {"path": str(corpus), "speaker": "us_f5", "eval_size": 2},
         "strategy": {"name": strategy, **(strategy_extra or {})},
-        "evaluation": {"enabled": evaluation, "num_samples": 2},
+        "evaluation": {"enabled": evaluation, "num_samples": 2, "asr_model": None},
         "vits": {"mel_bins": 20, "discriminator_width": 0.0625},
         "output": {"dir": str(out)},
         "training": train,

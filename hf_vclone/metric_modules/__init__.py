@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NAMES = ("mel_cepstral_distortion", "f0_error", "speaker_similarity", "character_error_rate")
+NAMES = ("mel_cepstral_distortion", "f0_error", "speaker_similarity", "character_error_rate", "word_error_rate")
 
 
 def metric_path(name: str) -> str:

@@ -1,22 +1,23 @@
-"""Character error rate of ASR transcripts of synthesized speech against the text it was asked to say."""
+"""Character error rate of ASR transcripts of speech against the text it was asked to say."""
 
 import datasets
 import evaluate
-import jiwer
 
-from hf_vclone.intelligibility import normalize_for_cer
+from hf_vclone.intelligibility import error_rates
 
 _DESCRIPTION = """
 CER = (substitutions + deletions + insertions) / characters of the reference, computed by jiwer
-over the whole set (so long sentences weigh more), after lower-casing and removing punctuation.
-0 is perfect; it can exceed 1 when the transcript is longer than the text.
+over the whole set (so long sentences weigh more), after Whisper's text normalisation of both
+sides (transformers' EnglishTextNormalizer for English: case, punctuation, spelled-out numbers,
+contractions). 0 is perfect; it can exceed 1 when the transcript is longer than the text.
 """
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions: ASR transcripts of the generated audio.
+    predictions: ASR transcripts of the audio.
     references: the texts the voice was asked to speak.
+    language: the language whose normaliser applies ("en" by default; others get Whisper's basic one).
 Returns:
-    cer (over the set), per_sample (CER of each sentence).
+    cer (over the set), per_sample (CER of each sentence; None where the reference normalises to nothing).
 """
 
 
@@ -28,9 +29,6 @@ class CharacterErrorRate(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
         )
 
-    def _compute(self, predictions, references):
-        hyps = [normalize_for_cer(p) for p in predictions]
-        refs = [normalize_for_cer(r) for r in references]
-        if not refs:
-            return {"cer": None, "per_sample": []}
-        return {"cer": float(jiwer.cer(refs, hyps)), "per_sample": [float(jiwer.cer(r, h)) for r, h in zip(refs, hyps)]}
+    def _compute(self, predictions, references, language="en"):
+        cer, per_sample = error_rates(predictions, references, "cer", language)
+        return {"cer": cer, "per_sample": per_sample}
