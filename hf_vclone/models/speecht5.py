@@ -77,6 +77,23 @@ class SpeechT5Voice(nn.Module):
         )
 
 
+def init_text_embedding(model: SpeechT5ForTextToSpeech) -> None:
+    """Token embeddings ~ N(0, 1) in a model trained from scratch, as in ESPnet's Transformer-TTS.
+
+    SpeechT5's text prenet adds a sinusoidal positional encoding of amplitude 1 to the token
+    embeddings, but transformers initialises embeddings with std `initializer_range` (0.02): the
+    text is then 1/30 of the encoder's input, and a model trained from there learns position only.
+    The old quickstart base did exactly that: after 1,600 steps its encoder outputs for two
+    unrelated sentences had cosine 0.986 at equal positions, its attention was a clean diagonal
+    over nothing, and every sample was a drone (benchmarks/README.md, "Why the base did not speak").
+    """
+    embed = model.speecht5.encoder.prenet.embed_tokens
+    with torch.no_grad():
+        embed.weight.normal_(0.0, 1.0)
+        if embed.padding_idx is not None:
+            embed.weight[embed.padding_idx].zero_()
+
+
 class SpeechT5Backend:
     name = "speecht5"
     voice_class = SpeechT5Voice
@@ -102,9 +119,11 @@ class SpeechT5Backend:
                 **{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
                 bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
             )
-            return SpeechT5ForTextToSpeech(config)
+            model = SpeechT5ForTextToSpeech(config)
         except (ValueError, TypeError) as err:
             raise UserError(f"model.init_config: not a buildable SpeechT5 architecture: {' '.join(str(err).split())}") from None
+        init_text_embedding(model)
+        return model
 
     def load_processor(self, cfg: ModelConfig, texts: list[str]) -> SpeechT5Processor:
         """The model's processor; for a model trained from scratch, a character tokenizer built
