@@ -85,6 +85,11 @@ def _metrics_table(report: dict) -> str:
                      "(the real recordings: the floor for this voice and ASR)")
     else:
         lines.append("  CER and WER skipped: evaluation.asr_model is null")
+    if near := report.get("nearest_real_voice"):
+        o = report["other_real_voices"][near]
+        sim, cer = (("n/a" if o.get(k) is None else f"{o[k]:.3f}") for k in ("speaker_similarity", "cer"))
+        lines.append(f"  nearest other real voice, {near}: MCD {o['mcd']:.2f}  similarity {sim}  CER {cer}  "
+                     "(a clone should be closer than it)")
     return "\n".join(lines)
 
 

@@ -151,6 +151,8 @@ class EvaluationConfig:
     # repo (Systran/faster-whisper-small), or a transformers ASR id/folder (openai/whisper-small); null: skipped
     asr_model: str | None = "whisper-base"
     asr_language: str | None = "en"  # the language Whisper transcribes and normalises in; null: detected
+    # other real voices reading the held-out sentences (<voice>/wavs/<clip id>.wav): the "nearest real voice" bar
+    other_voices: str | None = None
     during_training: int = 2  # held-out sentences spoken, scored and logged at each `eval_strategy` evaluation
 
 

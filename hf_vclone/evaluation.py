@@ -35,6 +35,7 @@ from .config import EvaluationConfig
 from .intelligibility import EXTRA_TOKENS, MAX_SECONDS, TOKENS_PER_SECOND, describe, transcribe
 from .metric_modules import metric_path
 from .metrics import LENGTH_RATIO_BOUNDS
+from .other_voices import nearest
 from .pitch import HOP_LENGTH
 from .plots import spectrogram_comparison
 from .report import write_report
@@ -130,7 +131,12 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
 def compare_systems(
     systems: dict[str, System], rows: Dataset, cfg: EvaluationConfig, out_dir: str | Path,
     sampling_rate: int, reference_audio: ReferenceFn, notes: dict | None = None,
+    other_voices: dict[str, System] | None = None,
 ) -> dict:
+    """Every system speaks the held-out sentences and is scored against the real recordings.
+
+    `other_voices` (other_voices.py) are real recordings of other speakers reading the same
+    sentences, scored the same way: the nearest of them is the bar a clone should pass."""
     out_dir = Path(out_dir)
     samples_dir = out_dir / "samples"
     samples_dir.mkdir(parents=True, exist_ok=True)
@@ -150,6 +156,9 @@ def compare_systems(
             sf.write(str(samples_dir / f"{clip_id}_{name}.wav"), wave, sampling_rate)
         results[name] = score(spoken, ref_mels, ref_waves, sampling_rate, cfg.speaker_encoder, texts, cfg.asr_model,
                               cfg.asr_language)
+    others = {name: score(speak(system, texts, f"real voice {name}"), ref_mels, ref_waves, sampling_rate,
+                          cfg.speaker_encoder, texts, cfg.asr_model, cfg.asr_language)
+              for name, system in (other_voices or {}).items()}
     samples = []
     for i, (clip_id, text) in enumerate(zip(ids, texts)):
         entry = {"id": clip_id, "text": text, "reference_frames": len(ref_mels[i]),
@@ -170,6 +179,8 @@ def compare_systems(
         **(notes or {}),
         "systems": {name: r["summary"] for name, r in results.items()},
         "reference": reference,  # the real recordings: the intelligibility floor for this voice and ASR
+        **({"other_real_voices": {name: r["summary"] for name, r in others.items()},
+            "nearest_real_voice": nearest({name: r["summary"] for name, r in others.items()})} if others else {}),
         "samples": samples,
     }
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

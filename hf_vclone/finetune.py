@@ -43,6 +43,7 @@ from .layer_lr import lr_multipliers as lr_multipliers_for
 from .models import get_backend
 from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
+from .other_voices import other_voice_systems
 from .plots import loss_curve
 from .strategies import apply_strategy, check_compatible, describe
 
@@ -171,6 +172,8 @@ class FineTuneRun:
             load_speaker_encoder(cfg.speaker_encoder, "evaluation.speaker_encoder")
             if cfg.asr_model:
                 load_asr(cfg.asr_model, cfg.asr_language)
+        if cfg.enabled and self.data.eval is not None and not isinstance(self.data.eval, IterableDataset):
+            _ = self.other_voices
 
     def prepare_data(self) -> PreparedData:
         """Corpus -> checked, cleaned, featurised and cached clips; `hf-vclone prepare` stops here.
@@ -303,7 +306,8 @@ class FineTuneRun:
             systems["base"], notes = self._base_system(base_tts, self.initial_speakers)
         systems["fine_tuned"] = self._system(voice, voice.speakers.vector())
         rate = self.backend.sampling_rate(self.processor)
-        return compare_systems(systems, self.data.eval, cfg, self.out, rate, self._reference_audio, notes)
+        return compare_systems(systems, self.data.eval, cfg, self.out, rate, self._reference_audio, notes,
+                               self.other_voices)
 
     def evaluate_saved(self, directory: str | Path, out: str | Path) -> dict:
         """`hf-vclone evaluate`: score a saved voice on this recipe's held-out clips (the same
@@ -321,7 +325,21 @@ class FineTuneRun:
             systems["base"], notes = self._base_system(base_tts, synth.voice.speakers)
         systems["fine_tuned"] = self._system(synth.voice, synth.voice.speakers.vector(), synth.processor)
         rate = self.backend.sampling_rate(self.processor)
-        return compare_systems(systems, self.data.eval, cfg, out, rate, self._reference_audio, notes)
+        return compare_systems(systems, self.data.eval, cfg, out, rate, self._reference_audio, notes,
+                               self.other_voices)
+
+    @functools.cached_property
+    def other_voices(self) -> dict[str, System] | None:
+        """`evaluation.other_voices`: other real voices reading the held-out sentences, featurised
+        like the target's recordings (the same clips compare_systems scores). Read before training,
+        so a missing recording fails in the first minute."""
+        cfg = self.recipe.evaluation
+        if not cfg.other_voices or not isinstance(self.data.eval, Dataset):
+            return None
+        rows = self.data.eval.select(range(min(cfg.num_samples, len(self.data.eval))))
+        featurize = self.backend.feature_spec(self.processor).featurize
+        return other_voice_systems(cfg.other_voices, list(rows["id"]), list(rows["text"]), self._reference_audio,
+                                   lambda wave, text: featurize(wave, text)["labels"])
 
     def _base_system(self, base_tts: torch.nn.Module, fallback: SpeakerTable) -> tuple[System, dict]:
         """The untouched base, speaking with its own voice nearest the target (a fair baseline:

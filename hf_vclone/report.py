@@ -43,10 +43,19 @@ def write_report(report: dict, path: str | Path) -> Path:
     if reference.get("cer") is not None:
         cells = " | ".join(_cell(reference.get(key) if key in ("cer", "wer") else None, fmt) for _, key, fmt in COLUMNS)
         lines.append(f"| {REFERENCE_ROW} | {cells} | |")
+    # Other real voices reading the same sentences: how close "close" is.
+    for name, s in (report.get("other_real_voices") or {}).items():
+        total = s["counted"] + s["excluded_by_length"]
+        cells = " | ".join(_cell(s.get(key), fmt) for _, key, fmt in COLUMNS)
+        mark = " (nearest)" if name == report.get("nearest_real_voice") else ""
+        lines.append(f"| another real voice: `{name}`{mark} | {cells} | {s['counted']}/{total} |")
     encoder = next((s.get("encoder") for s in systems.values() if s.get("encoder")), None)
     lines += ["", f"- Speaker similarity encoder: `{encoder}`.", f"- Intelligibility (CER, WER): {report['cer']}.",
               f"- A sample's MCD and F0 count only when its length ratio lies within "
               f"{report['length_ratio_bounds'][0]}-{report['length_ratio_bounds'][1]}x (DTW forgives outputs that never stop)."]
+    if report.get("nearest_real_voice"):
+        lines.append(f"- `{report['nearest_real_voice']}` is the real voice nearest the target (lowest MCD) among other "
+                     "voices reading the same sentences: a clone should be closer than it.")
     if "base_speaker" in report:
         lines.append(f"- The base speaks as `{report['base_speaker']}`, its voice nearest the target on training clips.")
     lines += ["", report["metrics"], "", "![spectrograms](spectrograms.png)", "", "## Samples", "",

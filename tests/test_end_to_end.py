@@ -31,7 +31,8 @@ def test_accelerate_launch_fine_tunes_writes_samples_metrics_and_a_loadable_adap
     out = tmp_path / "run"
     # The one end-to-end run that keeps the default offline ASR: every evaluation reports CER and WER.
     recipe = write_recipe(tmp_path, tiny_recipe(corpus, tiny_base, out, strategy={"name": "lora"},
-                                                evaluation={"asr_model": "whisper-base"}))
+                                                evaluation={"asr_model": "whisper-base",
+                                                            "other_voices": str(corpus / "same_text" / "us_f5")}))
     proc = subprocess.run(
         [str(BIN / "accelerate"), "launch", "--config_file", "accelerate_configs/cpu.yaml", "train.py", str(recipe)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -63,6 +64,12 @@ def test_accelerate_launch_fine_tunes_writes_samples_metrics_and_a_loadable_adap
                for s in ("base", "fine_tuned"))
     assert metrics["reference"]["cer"] < 0.5 and "whisper-base" in metrics["cer"]
     assert "| reference (real recordings) |" in (out / "report.md").read_text()
+    # The other real voices reading the same sentences, and the nearest of them: how close "close" is.
+    others = metrics["other_real_voices"]
+    assert set(others) == {"us_m1", "gb_m3", "us_f2", "sc_m2", "rp_f4"}
+    assert metrics["nearest_real_voice"] == min(others, key=lambda v: others[v]["mcd"])
+    assert all(o["cer"] < 0.5 and o["counted"] == 2 for o in others.values())  # real speech, plausible lengths
+    assert f"| another real voice: `{metrics['nearest_real_voice']}` (nearest) |" in (out / "report.md").read_text()
     assert "| reference (real recordings) |" in (out / "README.md").read_text()
 
     wav = tmp_path / "hello.wav"

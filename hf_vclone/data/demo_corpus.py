@@ -8,6 +8,12 @@ test sentences are text no model has seen.
 Layout (one LJSpeech folder per speaker, which is what `data.path` accepts):
     <root>/<speaker>/wavs/<speaker>_0001.wav
     <root>/<speaker>/metadata.csv      # id|text
+    <root>/same_text/<target>/<voice>/wavs/<target>_0001.wav   # every other voice reading the
+    <root>/same_text/<target>/<voice>/metadata.csv             # target's sentences (same ids)
+
+`same_text/<target>` is what `evaluation.other_voices` takes: how far the *other* real voices are
+from the target on the very sentences the clone is scored on, i.e. how close "close" is. The
+corpus reader skips it (it holds no metadata.csv of its own).
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ TARGET_VOICE: dict[str, list[str]] = {"us_f5": ["-v", "en-us+f5", "-p", "85", "-
 # A second held-out voice for the strategy benchmark: one the base nearly knows (us_f2's
 # variant and accent, a little higher and slower), where us_f5 is one it does not.
 NEAR_TARGET_VOICE: dict[str, list[str]] = {"us_f2_near": ["-v", "en-us+f2", "-p", "62", "-s", "160"]}
+
+# Under the corpus root: every other voice reading each held-out target's sentences.
+SAME_TEXT = "same_text"
 
 _SUBJECTS = [
     "the old farmer", "a young painter", "my neighbour", "the tall soldier", "her little brother",
@@ -116,20 +125,25 @@ def build_demo_corpus(
         n = target_clips if name in targets else clips_per_base_voice
         jobs.append((name, args, texts[start : start + n]))
         start += n
-    todo = [job for job in jobs if not (root / job[0] / "metadata.csv").is_file()]
+    # Each folder: (where, the voice's espeak-ng arguments, the clip-id prefix, its sentences).
+    folders = [(root / name, args, name, lines) for name, args, lines in jobs]
+    for target, _, lines in (job for job in jobs if job[0] in targets):
+        folders += [(root / SAME_TEXT / target / name, args, target, lines)
+                    for name, args in voices.items() if name != target]
+    todo = [f for f in folders if not (f[0] / "metadata.csv").is_file()]
     if not todo:
         return root
     tasks = []
-    for name, args, lines in todo:
-        (root / name / "wavs").mkdir(parents=True, exist_ok=True)
+    for folder, args, prefix, lines in todo:
+        (folder / "wavs").mkdir(parents=True, exist_ok=True)
         for i, text in enumerate(lines, 1):
-            tasks.append((exe, args, text, root / name / "wavs" / f"{name}_{i:04d}.wav"))
+            tasks.append((exe, args, text, folder / "wavs" / f"{prefix}_{i:04d}.wav"))
     with ThreadPoolExecutor(workers) as pool:
         list(tqdm(pool.map(_speak, tasks), total=len(tasks), desc="espeak-ng demo corpus", unit="clip"))
-    for name, _, lines in todo:
-        # metadata.csv last: its presence marks the speaker complete, so a killed run is redone.
-        rows = [f"{name}_{i:04d}|{text}" for i, text in enumerate(lines, 1)]
-        (root / name / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for folder, _, prefix, lines in todo:
+        # metadata.csv last: its presence marks the folder complete, so a killed run is redone.
+        rows = [f"{prefix}_{i:04d}|{text}" for i, text in enumerate(lines, 1)]
+        (folder / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return root
 
 
