@@ -11,7 +11,9 @@ with the target speaker's real recording of that sentence:
 - intelligibility: CER and WER of an ASR model's transcripts against the text
   (`evaluation.asr_model`, offline Whisper-base by default; null: reported as skipped, never
   estimated). The real recordings are transcribed too: their CER is the floor this voice and
-  this ASR allow, which a clone's CER is read against.
+  this ASR allow, which a clone's CER is read against;
+- for a system that reads its text through attention (SpeechT5), the alignment's diagonality
+  (alignment.py), with the first sentence's alignment drawn in alignments.png.
 
 The metrics are `evaluate` modules in `hf_vclone.metric_modules`.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -31,17 +33,21 @@ import soundfile as sf
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from .alignment import diagonality
 from .config import EvaluationConfig
 from .intelligibility import EXTRA_TOKENS, MAX_SECONDS, TOKENS_PER_SECOND, describe, transcribe
 from .metric_modules import metric_path
 from .metrics import LENGTH_RATIO_BOUNDS
 from .other_voices import nearest
 from .pitch import HOP_LENGTH
-from .plots import spectrogram_comparison
-from .report import write_report
+from .plots import alignment_plot, spectrogram_comparison
+from .report import ALIGNMENTS, write_report
 
 MelFn = Callable[[str], np.ndarray]  # text -> (frames, bins) log10 mel
-System = Callable[[str], tuple[np.ndarray, np.ndarray]]  # text -> (log10 mel, waveform): one voice speaking
+# text -> (log10 mel, waveform), or (log10 mel, waveform, alignment or None): one voice speaking. The
+# alignment, (decoder steps, text tokens), comes from the same generation as the mel (a backend's
+# speak_with_alignment); real recordings and backends without attention give none.
+System = Callable[[str], tuple[np.ndarray, ...]]
 ReferenceFn = Callable[[dict], np.ndarray]  # dataset row -> cleaned reference waveform at the model's rate
 CER_SKIPPED = "skipped: evaluation.asr_model is null (intelligibility is not estimated without an ASR model)"
 
@@ -61,6 +67,7 @@ class Spoken:
     mels: list[np.ndarray]
     waves: list[np.ndarray]
     seconds: float  # wall time spent synthesizing
+    alignments: list[np.ndarray | None] = field(default_factory=list)  # (steps, tokens) each; empty: none
 
 
 @cache
@@ -68,15 +75,25 @@ def _metric(name: str) -> evaluate.EvaluationModule:
     return evaluate.load(metric_path(name))
 
 
-def speak(system: System, texts: list[str], name: str) -> Spoken:
-    mels, waves, spent = [], [], 0.0
-    for text in tqdm(texts, desc=f"synthesize held-out sentences ({name})", unit="sentence"):
+def speak(system: System, texts: list[str], name: str, progress: bool = True) -> Spoken:
+    spoken = Spoken([], [], 0.0)
+    for text in tqdm(texts, desc=f"synthesize held-out sentences ({name})", unit="sentence", disable=not progress):
         start = time.perf_counter()
-        mel, wave = system(text)
-        spent += time.perf_counter() - start
-        mels.append(mel)
-        waves.append(wave)
-    return Spoken(mels, waves, spent)
+        mel, wave, *alignment = system(text)
+        spoken.seconds += time.perf_counter() - start
+        spoken.mels.append(mel)
+        spoken.waves.append(wave)
+        spoken.alignments.append(alignment[0] if alignment else None)
+    return spoken
+
+
+def alignment_scores(spoken: Spoken) -> tuple[float | None, list[dict]]:
+    """Mean diagonality over the sentences that have an alignment (None if none has), and each
+    sentence's (empty where it has none)."""
+    scores = [None if a is None else diagonality(a) for a in spoken.alignments] or [None] * len(spoken.mels)
+    known = [s for s in scores if s is not None]
+    return (float(np.mean(known)) if known else None,
+            [{} if s is None else {"alignment_diagonality": s} for s in scores])
 
 
 def _on_f0_grid(mels: list[np.ndarray], waves: list[np.ndarray]) -> bool:
@@ -111,9 +128,10 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
     sim = _metric("speaker_similarity").compute(
         predictions=spoken.waves, references=ref_waves, sampling_rate=rate, encoder=speaker_encoder
     )
+    alignment, alignment_per_sample = alignment_scores(spoken)
     per_sample = [
-        {**d, **p, "speaker_similarity": s}
-        for d, p, s in zip(mcd.pop("per_sample"), f0.pop("per_sample"), sim.pop("per_sample"))
+        {**d, **p, "speaker_similarity": s, **a}
+        for d, p, s, a in zip(mcd.pop("per_sample"), f0.pop("per_sample"), sim.pop("per_sample"), alignment_per_sample)
     ]
     heard = {"cer": None, "wer": None}
     if asr_model is not None and texts is not None:
@@ -123,7 +141,7 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
     summary = {
         "mcd": mcd["mcd"], "counted": mcd["counted"], "excluded_by_length": mcd["excluded_by_length"],
         "length_ratio_mean": mcd["length_ratio_mean"], **f0, **sim, "rtf": spoken.seconds / max(
-            sum(len(w) for w in spoken.waves) / rate, 1e-9), **heard,
+            sum(len(w) for w in spoken.waves) / rate, 1e-9), **heard, "alignment_diagonality": alignment,
     }
     return {"summary": summary, "per_sample": per_sample}
 
@@ -173,7 +191,10 @@ def compare_systems(
         "metrics": "MCD: dB, DTW-aligned mel-cepstra c1-c13 of the 80-band log-mel, lower is closer (compare "
                    "systems within this file; the scale differs from MCD on WORLD/SPTK mel-cepstra). F0: RMSE in "
                    "cents over frames voiced in both, voicing error as a share of frames. Speaker similarity: "
-                   "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second.",
+                   "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second. "
+                   "Alignment diagonality: Pearson correlation of decoder step and text token, each cell weighted "
+                   "by its cross-attention (1: attends to the text in order; ~0: a blur or a band, the text ignored; "
+                   "null: the system has no attention).",
         "length_ratio_bounds": list(LENGTH_RATIO_BOUNDS),
         "cer": cer_note(cfg.asr_model, cfg.asr_language),
         **(notes or {}),
@@ -187,8 +208,20 @@ def compare_systems(
     if samples:
         mels = {"reference (real recording)": ref_mels[0], **{n: spoken_by[n].mels[0] for n in systems}}
         spectrogram_comparison(mels, f'"{texts[0]}"', out_dir / "spectrograms.png")
+    _plot_first_alignments(spoken_by, f'"{texts[0]}"' if texts else "", out_dir / ALIGNMENTS)
     write_report(report, out_dir / "report.md")
     return report
+
+
+def _plot_first_alignments(spoken_by: dict[str, Spoken], title: str, path: Path) -> None:
+    """The first sentence's alignment for every system that has one, or no file (a stale one from an
+    earlier evaluation into this folder is removed: the report embeds the picture if the file is there)."""
+    firsts = {name: s.alignments[0] if s.alignments else None for name, s in spoken_by.items()}
+    alignments = {name: alignment for name, alignment in firsts.items() if alignment is not None}
+    if alignments:
+        alignment_plot(alignments, title, path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def closest_system(systems: dict[str, MelFn], rows: Dataset, count: int = 2) -> tuple[str, dict[str, float]]:

@@ -45,6 +45,7 @@ from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
 from .other_voices import other_voice_systems
 from .plots import loss_curve
+from .report import ALIGNMENTS
 from .strategies import apply_strategy, check_compatible, describe
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class FineTuneRun:
             return None
         rows = held_out.select(range(min(cfg.during_training, len(held_out))))
 
-        def speak_fn(voice: torch.nn.Module, text: str) -> tuple[np.ndarray, np.ndarray]:
+        def speak_fn(voice: torch.nn.Module, text: str) -> tuple[np.ndarray, ...]:
             return self._system(voice, voice.speakers.vector())(text)
 
         return VoiceEvaluator(
@@ -152,14 +153,16 @@ class FineTuneRun:
         return mel
 
     def _system(self, voice: torch.nn.Module, speaker: torch.Tensor, processor=None) -> System:
-        """text -> (log10 mel, waveform) of `voice` speaking with `speaker`, seeded."""
+        """text -> (log10 mel, waveform, alignment or None) of `voice` speaking with `speaker`, seeded;
+        the alignment comes from the same generation as the mel, not from a second one."""
         cfg, processor = self.recipe.evaluation, processor or self.processor
         tokenizer, vocoder = self.backend.text_tokenizer(processor), self.vocoder
 
-        def speak(text: str) -> tuple[np.ndarray, np.ndarray]:
+        def speak(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             set_seed(cfg.seed)
             ids = torch.tensor([tokenizer(text)["input_ids"]])
-            return self.backend.speak(voice, ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio, processor, vocoder)
+            return self.backend.speak_with_alignment(voice, ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio,
+                                                     processor, vocoder)
 
         return speak
 
@@ -288,6 +291,8 @@ class FineTuneRun:
                 {"samples": self.out / "samples", "spectrograms": self.out / "spectrograms.png",
                  "metrics": self.out / "metrics.json", "report": self.out / "report.md"}
             )
+            if (self.out / ALIGNMENTS).is_file():
+                result.outputs["alignments"] = self.out / ALIGNMENTS
         (self.out / RECIPE_FILE).write_text(recipe_yaml(self.recipe.raw), encoding="utf-8")
         result.outputs["model card"] = write_card(self.out)
         push = self.recipe.push_to_hub

@@ -1,4 +1,5 @@
-"""Pictures people would rather look at than read: mel spectrograms side by side, loss curves."""
+"""Pictures people would rather look at than read: mel spectrograms and attention alignments side by
+side, loss curves."""
 
 from __future__ import annotations
 
@@ -10,20 +11,45 @@ matplotlib.use("Agg")  # headless: CI and servers have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .alignment import diagonality  # noqa: E402
+
 
 def spectrogram_comparison(mels: dict[str, np.ndarray], title: str, path: str | Path) -> Path:
     """One row per system, shared colour scale, so a brighter band means the same in every row."""
     low = min(float(m.min()) for m in mels.values())
     high = max(float(m.max()) for m in mels.values())
-    width = max(len(m) for m in mels.values())
-    fig, axes = plt.subplots(len(mels), 1, figsize=(10, 2.4 * len(mels)), squeeze=False)
-    for ax, (name, mel) in zip(axes[:, 0], mels.items()):
-        image = ax.imshow(mel.T, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="magma")
+    panels = {f"{name} ({len(mel)} frames)": mel.T for name, mel in mels.items()}
+    return _stacked(panels, title, path, xlabel="frame", ylabel="mel bin", scale=(low, high, "log10 magnitude"),
+                    cmap="magma")
+
+
+def alignment_plot(alignments: dict[str, np.ndarray], title: str, path: str | Path) -> Path:
+    """Encoder-decoder attention, one row per system: text tokens up, decoder steps across.
+
+    A model that reads its text draws a clean rising diagonal; one that ignores it, a blur or a
+    horizontal band (alignment.py). Each panel names its diagonality, the number that says so."""
+    high = max(float(a.max()) for a in alignments.values())
+    panels = {f"{name} ({len(a)} steps x {a.shape[1]} tokens, diagonality {diagonality(a):.2f})": a.T
+              for name, a in alignments.items()}
+    return _stacked(panels, title, path, xlabel="decoder step", ylabel="text token",
+                    scale=(0.0, high, "attention weight"), cmap="viridis")
+
+
+def _stacked(panels: dict[str, np.ndarray], title: str, path: str | Path, xlabel: str, ylabel: str,
+             scale: tuple[float, float, str], cmap: str) -> Path:
+    """Images (rows = y) stacked one per row, titled by their keys, on one x range and one colour
+    scale `(low, high, label)` with one colorbar: the same colour means the same in every row."""
+    low, high, label = scale
+    width = max(image.shape[1] for image in panels.values())
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.4 * len(panels)), squeeze=False,
+                             gridspec_kw={"hspace": 0.45})  # room for each title under the axis above
+    for ax, (name, image) in zip(axes[:, 0], panels.items()):
+        shown = ax.imshow(image, origin="lower", aspect="auto", vmin=low, vmax=high, cmap=cmap)
         ax.set_xlim(0, width)
-        ax.set_ylabel("mel bin")
-        ax.set_title(f"{name} ({len(mel)} frames)", fontsize=10, loc="left")
-    axes[-1, 0].set_xlabel("frame")
-    fig.colorbar(image, ax=axes[:, 0].tolist(), label="log10 magnitude")
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.colorbar(shown, ax=axes[:, 0].tolist(), label=label)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 

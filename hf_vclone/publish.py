@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 _KEEP_LOCAL = {"README.md", "training_args.json", "skipped.csv"}
 _SHARED_FOLDERS = {"samples"}  # report.md links to these
 # What a voice folder holds beside the model itself: kept through a merge.
-_EXTRAS = {"metrics.json", "report.md", "spectrograms.png", "loss_curve.png", "recipe.yaml", "data_card.md",
-           "durations.png"}
+_EXTRAS = {"metrics.json", "report.md", "spectrograms.png", "alignments.png", "loss_curve.png", "recipe.yaml",
+           "data_card.md", "durations.png"}
 
 
 def files_to_upload(directory: Path) -> dict[str, Path]:

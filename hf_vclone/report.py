@@ -1,4 +1,5 @@
-"""The evaluation report: one markdown page with the metric table, the spectrograms and the audio."""
+"""The evaluation report: one markdown page with the metric table, the spectrograms, the attention
+alignments (where the systems have attention) and the audio."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ COLUMNS = [
     ("WER ↓", "wer", "{:.3f}"),
     ("length ratio", "length_ratio_mean", "{:.2f}"),
     ("RTF ↓", "rtf", "{:.3f}"),
+    ("alignment diagonality ↑", "alignment_diagonality", "{:.2f}"),
 ]
+ALIGNMENTS = "alignments.png"  # written beside the report by compare_systems when a system has attention
 REFERENCE_ROW = "reference (real recordings)"
 
 
@@ -58,7 +61,13 @@ def write_report(report: dict, path: str | Path) -> Path:
                      "voices reading the same sentences: a clone should be closer than it.")
     if "base_speaker" in report:
         lines.append(f"- The base speaks as `{report['base_speaker']}`, its voice nearest the target on training clips.")
-    lines += ["", report["metrics"], "", "![spectrograms](spectrograms.png)", "", "## Samples", "",
+    path = Path(path)
+    lines += ["", report["metrics"], "", "![spectrograms](spectrograms.png)", ""]
+    if (path.parent / ALIGNMENTS).is_file():
+        lines += ["Where each system looks in the text as it speaks (the first sentence): a clean rising "
+                  "diagonal reads the text in order; a blur or a horizontal band ignores it.", "",
+                  f"![alignments]({ALIGNMENTS})", ""]
+    lines += ["## Samples", "",
               "| sentence | reference | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
     for sample in report["samples"]:
         links = " | ".join(
@@ -66,6 +75,5 @@ def write_report(report: dict, path: str | Path) -> Path:
         )
         recording = f"[wav]({sample['reference_wav']}){_heard(sample.get('reference'))}"
         lines.append(f"| {sample['text']} | {recording} | {links} |")
-    path = Path(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -41,7 +41,7 @@ def test_accelerate_launch_fine_tunes_writes_samples_metrics_and_a_loadable_adap
     assert f"metrics         {out / 'metrics.json'}" in proc.stdout  # the summary names the outputs
     assert "CER" in proc.stdout and "real recordings" in proc.stdout  # ... and each system's CER, and the floor
     for name in ["adapter_config.json", "adapter_model.safetensors", "speaker_embeddings.safetensors",
-                 "vclone.json", "spectrograms.png", "loss_curve.png", "skipped.csv"]:
+                 "vclone.json", "spectrograms.png", "alignments.png", "loss_curve.png", "skipped.csv"]:
         assert (out / name).is_file(), name
     adapter = json.loads((out / "adapter_config.json").read_text())
     assert Path(adapter["base_model_name_or_path"]).resolve() == tiny_base.resolve()  # it records its base

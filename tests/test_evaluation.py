@@ -60,26 +60,30 @@ def test_training_logs_audio_spectrograms_and_voice_metrics_then_evaluate_cli_re
     evals = [h for h in result_history(out) if "eval_mcd" in h]
     assert [h["step"] for h in evals] == [2, 4]
     assert all("eval_speaker_similarity" in h and "eval_voicing_error" in h for h in evals)
-    for step in (2, 4):
-        assert sorted(p.suffix for p in (out / "eval_samples" / f"step-{step}").iterdir()) == [".png", ".png", ".wav", ".wav"]
+    assert all(-1.0 <= h["eval_alignment_diagonality"] <= 1.0 for h in evals)
+    for step in (2, 4):  # per clip: its audio, its mel plot and its alignment
+        files = {p.name for p in (out / "eval_samples" / f"step-{step}").iterdir()}
+        clips = {f.removesuffix(".wav") for f in files if f.endswith(".wav")}
+        assert len(clips) == 2 and files == {f"{c}{end}" for c in clips for end in (".wav", ".png", "_alignment.png")}
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(next((out / "runs").rglob("events.out.tfevents*")).parent),
                               size_guidance={"audio": 0, "images": 0}).Reload()
-    assert len(events.Tags()["audio"]) == 2 and len(events.Tags()["images"]) == 2
+    assert len(events.Tags()["audio"]) == 2 and len(events.Tags()["images"]) == 4  # mel and alignment per clip
     assert "eval/eval_mcd" in events.Tags()["scalars"] or any("mcd" in t for t in events.Tags()["scalars"])
-    # 2 clips x 2 evaluations, as audio and as spectrogram images, in each tracker's own store.
+    # 2 clips x 2 evaluations, as audio, spectrogram and alignment images, in each tracker's own store.
     wandb_media = [p for p in (tmp_path / "wandb").rglob("files/media/*/eval/*") if p.is_file()]
-    assert sorted({p.suffix for p in wandb_media}) == [".png", ".wav"] and len(wandb_media) == 8
+    assert sorted({p.suffix for p in wandb_media}) == [".png", ".wav"] and len(wandb_media) == 12
     trackio_media = [p for p in (tmp_path / "trackio" / "media").rglob("*") if p.is_file()]
-    assert sorted({p.suffix for p in trackio_media}) == [".png", ".wav"] and len(trackio_media) == 8
+    assert sorted({p.suffix for p in trackio_media}) == [".png", ".wav"] and len(trackio_media) == 12
 
     metrics = result.metrics["systems"]
     for system in ("base", "fine_tuned"):
-        for key in ("mcd", "f0_rmse_cents", "voicing_error", "speaker_similarity", "rtf", "encoder"):
+        for key in ("mcd", "f0_rmse_cents", "voicing_error", "speaker_similarity", "rtf", "encoder", "alignment_diagonality"):
             assert key in metrics[system], (system, key)
     report = (out / "report.md").read_text()
     assert "| system | MCD (dB)" in report and "(spectrograms.png)" in report and "samples/" in report
+    assert "(alignments.png)" in report and (out / "alignments.png").is_file()
     assert "CER" in report and "skipped" in report
 
     recipe = tmp_path / "recipe.yaml"

@@ -355,3 +355,11 @@ class VitsBackend:
         come from the duration predictor, not from a stop token.)"""
         wave = voice.generate_waveform(input_ids)
         return voice.log10_mel(wave).numpy(), wave.numpy()
+
+    def speak_with_alignment(self, voice: VitsVoice, input_ids: torch.Tensor, speaker: torch.Tensor,
+                             minlenratio: float, maxlenratio: float, processor: Any,
+                             vocoder: None) -> tuple[np.ndarray, np.ndarray, None]:
+        """`speak`, and no alignment: VITS has no attention to show. Its text-to-frame alignment is
+        hard, one token per run of frames from the predicted durations, and VitsModel does not return
+        it; a plot of that staircase would be diagonal by construction and say nothing."""
+        return (*self.speak(voice, input_ids, speaker, minlenratio, maxlenratio, processor, vocoder), None)
