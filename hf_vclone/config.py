@@ -71,6 +71,7 @@ class DataConfig:
     speaker: str | list[str] | None = None  # keep only this speaker (or these); none keeps all
     exclude_speakers: list[str] = field(default_factory=list)
     generate_demo: bool = False  # build the offline espeak-ng demo corpus at `path` if it is missing
+    demo_clips_per_voice: int = 150  # generate_demo: sentences each base voice reads (the base's corpus: 1000)
     dataset_config: str | None = None  # format=hub: the dataset's config name (e.g. "clean")
     split: str = "train"  # format=hub: which split
     audio_column: str = "audio"  # format=hub: column names
@@ -193,6 +194,17 @@ class VitsConfig:
 
 
 @dataclass
+class SpeechT5TrainingConfig:
+    """model.type speecht5: how the decoder is taught."""
+
+    # Share of decoder input steps that are the model's own (teacher-forced, no-grad) prediction of
+    # that frame instead of the real one: parallel scheduled sampling (Duckworth et al., 2019). A
+    # decoder fed only real frames learns to continue them and ignore the text; at inference it is
+    # fed its own (benchmarks/README.md, "Why the quickstart base did not speak"). 0: plain teacher forcing.
+    scheduled_sampling: float = 0.0
+
+
+@dataclass
 class OutputConfig:
     dir: str = "outputs/run"
     save_dtype: Literal["float32", "float16", "bfloat16"] = "float32"
@@ -209,6 +221,7 @@ class Recipe:
     push_to_hub: PushConfig = field(default_factory=PushConfig)
     run: RunConfig = field(default_factory=RunConfig)
     vits: VitsConfig = field(default_factory=VitsConfig)
+    speecht5: SpeechT5TrainingConfig = field(default_factory=SpeechT5TrainingConfig)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
     source: str = "recipe"
     raw: dict = field(default_factory=dict)  # the recipe as given (after overrides), for the model card
@@ -237,6 +250,7 @@ SECTIONS: dict[str, type] = {
     "push_to_hub": PushConfig,
     "run": RunConfig,
     "vits": VitsConfig,
+    "speecht5": SpeechT5TrainingConfig,
 }
 # TrainingArguments' own Hub fields would push through the Trainer, without the voice's model card,
 # and `hub_token` would put a secret into a file; the `push_to_hub` section replaces them.
@@ -479,6 +493,8 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("data.speaker", lambda v: v is None or (bool(v) if isinstance(v, list) else bool(v.strip())),
      "a speaker name or a non-empty list of names, or null for every speaker"),
     ("data.eval_size", lambda v: v >= 0, "0 or more held-out clips"),
+    ("speecht5.scheduled_sampling", _fraction, "a share from 0 to 1, e.g. 0.5"),
+    ("data.demo_clips_per_voice", lambda v: v >= 1, "1 or more sentences per base voice"),
     ("data.max_minutes", lambda v: v is None or v > 0, "minutes above 0, or null for all the audio"),
     ("data.min_seconds", lambda v: v >= 0, "0 or more seconds"),
     ("data.max_seconds", lambda v: v > 0, "seconds above 0"),

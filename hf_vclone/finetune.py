@@ -64,7 +64,7 @@ class FineTuneRun:
         self.recipe = recipe
         self.args = recipe.training_arguments()
         self.out = Path(recipe.output.dir)
-        self.backend = get_backend(recipe.model.type, recipe.vits)
+        self.backend = get_backend(recipe.model.type, recipe.vits, recipe.speecht5)
 
     # ---- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -185,7 +185,7 @@ class FineTuneRun:
         if cfg.normalize_text:
             get_normalizer(cfg.language)  # an unknown language fails now, not after decoding
         if cfg.generate_demo:
-            build_demo_corpus(cfg.path)
+            build_demo_corpus(cfg.path, clips_per_base_voice=cfg.demo_clips_per_voice)
         raw = load_source(cfg)
         texts = [] if isinstance(raw, IterableDataset) else [t for t in raw["text"] if t]
         self.processor = self.backend.load_processor(self.recipe.model, texts)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..errors import UserError
+
 # name -> espeak-ng arguments (voice+variant, pitch 0-99, words per minute)
 BASE_VOICES: dict[str, list[str]] = {
     "us_m1": ["-v", "en-us+m1", "-p", "40", "-s", "165"],
@@ -42,6 +44,11 @@ NEAR_TARGET_VOICE: dict[str, list[str]] = {"us_f2_near": ["-v", "en-us+f2", "-p"
 
 # Under the corpus root: every other voice reading each held-out target's sentences.
 SAME_TEXT = "same_text"
+# Base voices read their first DEMO_CLIPS sentences from the front of the grammar's sequence (the
+# quickstart corpus); a larger corpus (the base's, `data.demo_clips_per_voice`) adds sentences from
+# EXTRA_FIRST on, so the front (target sentences, held-out benchmark sentences) stays unseen text.
+DEMO_CLIPS = 150
+EXTRA_FIRST = 2000
 
 _SUBJECTS = [
     "the old farmer", "a young painter", "my neighbour", "the tall soldier", "her little brother",
@@ -102,35 +109,59 @@ def require_espeak() -> str:
     return exe
 
 
+def corpus_sentences(clips_per_base_voice: int, target_clips: int, targets: list[str], seed: int = 0) -> dict[str, list[str]]:
+    """Which sentences each voice reads: base voices (BASE_VOICES order), then `targets`.
+
+    The first DEMO_CLIPS sentences of each base voice and every target's come from the front of
+    the grammar's sequence, in voice order, so adding a target or growing the corpus leaves the
+    others' sentences as they are; a base voice's sentences beyond DEMO_CLIPS come from its own
+    block from EXTRA_FIRST on, which no target and no held-out benchmark sentence reaches."""
+    front = min(clips_per_base_voice, DEMO_CLIPS)
+    extra = clips_per_base_voice - front
+    used = front * len(BASE_VOICES) + target_clips * len(targets)
+    if used > EXTRA_FIRST:
+        raise ValueError(f"{used} front sentences overlap the extra ones (from {EXTRA_FIRST})")
+    texts = sentences(EXTRA_FIRST + extra * len(BASE_VOICES), seed)
+    out: dict[str, list[str]] = {}
+    start = 0
+    for k, name in enumerate(list(BASE_VOICES) + list(targets)):
+        n = front if name in BASE_VOICES else target_clips
+        out[name] = texts[start : start + n]
+        start += n
+        if name in BASE_VOICES:
+            out[name] += texts[EXTRA_FIRST + k * extra : EXTRA_FIRST + (k + 1) * extra]
+    return out
+
+
 def build_demo_corpus(
     root: str | Path,
-    clips_per_base_voice: int = 150,
+    clips_per_base_voice: int = DEMO_CLIPS,
     target_clips: int = 50,
     seed: int = 0,
     workers: int = 4,
     extra_targets: dict[str, list[str]] | None = None,
 ) -> Path:
-    """Write every speaker's folder under `root`; existing complete speakers are kept as they are.
-
-    `extra_targets` (e.g. NEAR_TARGET_VOICE) come after the others, so they leave every other
-    speaker's sentences as they are."""
+    """Write every speaker's folder under `root` (sentences: `corpus_sentences`); existing complete
+    speakers are kept as they are. `extra_targets` (e.g. NEAR_TARGET_VOICE) come after the others,
+    so they leave every other speaker's sentences as they are."""
     exe = require_espeak()
     root = Path(root)
     targets = {**TARGET_VOICE, **(extra_targets or {})}
     voices = {**BASE_VOICES, **targets}
-    texts = sentences(clips_per_base_voice * len(BASE_VOICES) + target_clips * len(targets), seed)
-    jobs: list[tuple[str, list[str], list[str]]] = []
-    start = 0
-    for name, args in voices.items():
-        n = target_clips if name in targets else clips_per_base_voice
-        jobs.append((name, args, texts[start : start + n]))
-        start += n
+    texts = corpus_sentences(clips_per_base_voice, target_clips, list(targets), seed)
+    jobs = [(name, args, texts[name]) for name, args in voices.items()]
     # Each folder: (where, the voice's espeak-ng arguments, the clip-id prefix, its sentences).
     folders = [(root / name, args, name, lines) for name, args, lines in jobs]
     for target, _, lines in (job for job in jobs if job[0] in targets):
         folders += [(root / SAME_TEXT / target / name, args, target, lines)
                     for name, args in voices.items() if name != target]
     todo = [f for f in folders if not (f[0] / "metadata.csv").is_file()]
+    for folder, _, _, lines in folders:
+        if folder not in {f[0] for f in todo}:
+            have = len((folder / "metadata.csv").read_text(encoding="utf-8").splitlines())
+            if have != len(lines):
+                raise UserError(f"{folder / 'metadata.csv'} holds {have} clips, but this demo corpus has "
+                                 f"{len(lines)} for that voice; delete {folder} or give another data.path")
     if not todo:
         return root
     tasks = []
