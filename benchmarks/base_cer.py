@@ -9,6 +9,9 @@ it also plots CER against training steps: when does the base start to speak?
     .venv/bin/python benchmarks/base_cer.py assets/quickstart_base
     .venv/bin/python benchmarks/base_cer.py /tmp/base/checkpoint-* assets/quickstart_base \
         --json benchmarks/results/base_cer.json --plot benchmarks/base_cer_vs_steps.png
+    # a run continued from another (stage 2 from stage 1's step 7000), on one curve with it:
+    .venv/bin/python benchmarks/base_cer.py outputs/quickstart_base_stage2/checkpoint-* --steps-after 7000 \
+        --merge benchmarks/results/base_cer_vs_steps.json --json ... --plot ...
 """
 
 from __future__ import annotations
@@ -69,11 +72,19 @@ def main() -> None:
                         help="the base's voices to score (default: all five)")
     parser.add_argument("--json", type=Path, help="write every figure and transcript here")
     parser.add_argument("--plot", type=Path, help="CER against training steps (checkpoint-N folders)")
+    parser.add_argument("--steps-after", type=int, default=0,
+                        help="the run continued another from this step: checkpoint-N is step N + this")
+    parser.add_argument("--merge", type=Path, help="an earlier --json of the same sentences, kept in the results")
     args = parser.parse_args()
     texts = held_out_sentences(args.sentences)
     first = load_voice(args.voices[0])
     rate, extractor = first.sampling_rate, first.processor.feature_extractor
     results: dict = {"sentences": texts, "asr": ASR, "floor": {}, "voices": {}}
+    if args.merge:
+        earlier = json.loads(args.merge.read_text(encoding="utf-8"))
+        if earlier["sentences"] != texts:
+            raise SystemExit(f"{args.merge} scored other sentences; give the same --sentences")
+        results["voices"].update(earlier["voices"])
     with tempfile.TemporaryDirectory() as tmp:
         refs = {v: real_recordings(v, texts, rate, Path(tmp)) for v in args.speakers}
     log_mel = LogMel(extractor)
@@ -91,7 +102,9 @@ def main() -> None:
             value, heard = cer(spoken, texts, rate)
             per_voice[voice] = {"cer": value, "transcripts": heard}
         mean = float(np.mean([v["cer"] for v in per_voice.values()]))
-        results["voices"][path] = {"step": step_of(path), "mean_cer": mean, "per_voice": per_voice}
+        step = step_of(path)
+        step = None if step is None else step + args.steps_after
+        results["voices"][path] = {"step": step, "mean_cer": mean, "per_voice": per_voice}
         print(f"{path}: mean CER {mean:.3f}  " + "  ".join(f"{v} {r['cer']:.3f}" for v, r in per_voice.items()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

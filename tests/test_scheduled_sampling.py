@@ -92,3 +92,20 @@ def test_training_loss_and_gradients_with_sampling_and_plain_loss_otherwise(voic
 def test_a_share_outside_zero_to_one_is_refused_by_name() -> None:
     with pytest.raises(RecipeError, match="speecht5.scheduled_sampling"):
         recipe_from_dict({"data": {"path": "x"}, "speecht5": {"scheduled_sampling": 1.5}})
+
+
+def test_a_recipe_trains_with_it(corpus, tiny_base, tmp_path) -> None:
+    from conftest import tiny_recipe
+    from hf_vclone.finetune import FineTuneRun
+
+    raw = tiny_recipe(corpus, tiny_base, tmp_path / "out", speecht5={"scheduled_sampling": 0.5},
+                      evaluation={"enabled": False}, training={"max_steps": 2})
+    job = FineTuneRun(recipe_from_dict(raw))
+    job.setup()
+    assert job.voice.scheduled_sampling == 0.5
+    calls = []
+    original = job.voice.sampled_decoder_inputs
+    job.voice.sampled_decoder_inputs = lambda *a: calls.append(1) or original(*a)
+    job.finish(job.train())
+    assert len(calls) == 2
+    assert (tmp_path / "out" / "model.safetensors").is_file()
