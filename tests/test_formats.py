@@ -118,6 +118,31 @@ def test_librispeech_unmatched_audio_and_lines_are_kept_with_reasons(tmp_path: P
     assert_audio_decodes(list(rows.values()), missing=("19-198-0003",))
 
 
+
+@pytest.mark.parametrize("layout", ["librispeech", "folder"])
+def test_no_reader_hands_on_a_path_outside_the_data_root(tmp_path: Path, put, layout: str) -> None:
+    """An id in a transcript file that climbs out (`../../..`) and a symlink pointing out are both
+    reported by id with no path left to open, whichever reader listed them."""
+    from hf_vclone.data.sources import load_source
+
+    root, outside = tmp_path / "corpus", put(tmp_path / "secret.flac")
+    if layout == "librispeech":
+        folder = root / "19" / "198"
+        put(folder / "19-198-0000.flac")
+        (folder / "19-198-0001.flac").symlink_to(outside)
+        write(folder / "19-198.trans.txt", "19-198-0000 HELLO\n19-198-0001 LINKED\n../../../secret CLIMBS OUT\n")
+    else:
+        put(root / "a.flac")
+        write(root / "a.txt", "hello")
+        (root / "b.flac").symlink_to(outside)
+        write(root / "b.txt", "linked")
+    rows = load_source(DataConfig(path=str(root), format=layout)).to_list()
+    bad = {r["id"]: r for r in rows if r["problem"]}
+    assert len(bad) == len(rows) - 1 == (2 if layout == "librispeech" else 1)
+    for r in bad.values():
+        assert r["problem"].startswith("path escapes the data root:") and str(root.resolve()) in r["problem"]
+        assert r["audio"]["path"] in ("", None) and r["text"] is None
+
 def test_librispeech_corpus_folder_instead_of_a_split_names_the_splits(tmp_path: Path, put) -> None:
     put(tmp_path / "train-clean-100" / "19" / "198" / "19-198-0000.flac")
     write(tmp_path / "train-clean-100" / "19" / "198" / "19-198.trans.txt", "19-198-0000 HELLO WORLD\n")

@@ -162,3 +162,50 @@ def test_fast_log_mel_equals_the_model_feature_extractor(tiny_base: Path, second
     got = LogMel(extractor)(wave)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_ljspeech_doctor_keeps_every_container_refuses_escapes_and_names_each_defect(
+    target: Path, spec, tmp_path: Path
+) -> None:
+    """Issue 18's hostile corpus: good clips in other containers are found, an id that leaves the
+    data root is refused without being opened, and each broken file gets its true reason."""
+    wavs = target / "wavs"
+    wave, rate = sf.read(wavs / "us_f5_0001.wav")
+    for clip, name, fmt in [("us_f5_0001", "us_f5_0001.flac", "FLAC"), ("us_f5_0002", "us_f5_0002.ogg", "OGG")]:
+        clip_wave, _ = sf.read(wavs / f"{clip}.wav")
+        (wavs / f"{clip}.wav").unlink()
+        sf.write(wavs / name, clip_wave, rate, format=fmt)
+    (wavs / "us_f5_0003.wav").rename(wavs / "us_f5_0003.WAV")
+    sf.write(wavs / "us_f5_0004.flac", wave, rate)                       # a second file for 0004
+    outside = tmp_path / "secret.wav"
+    sf.write(outside, wave, rate)
+    set_line(target, 4, f"{os.path.relpath(outside.with_suffix(''), wavs)}|a line that points outside".encode())
+    nan = wave.astype(np.float32).copy()
+    nan[1000:1100] = np.nan
+    sf.write(wavs / "us_f5_0006.wav", nan, rate, subtype="FLOAT")
+    whole = (wavs / "us_f5_0007.wav").read_bytes()
+    (wavs / "us_f5_0007.wav").write_bytes(whole[: len(whole) // 3])      # cut off mid-copy
+    set_line(target, 7, b"us_f5_0008")                                   # one field, no text
+    opened: list[str] = []
+    real_read = sf.read
+
+    def spy(source, *args, **kwargs):
+        opened.append(str(source))
+        return real_read(source, *args, **kwargs)
+
+    cfg = DataConfig(path=str(target), eval_size=1, max_bad_fraction=0.9)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sf, "read", spy)
+        data = prepare(load_source(cfg), cfg, spec, tmp_path / "run")
+    reasons = reasons_in(tmp_path / "run" / "skipped.csv")
+    assert reasons["us_f5_0004"].startswith("ambiguous audio: us_f5_0004.flac, us_f5_0004.wav")
+    escaped = next(v for k, v in reasons.items() if "secret" in k)
+    assert escaped.startswith("path escapes the data root:") and str(target.resolve()) in escaped
+    assert not any("secret" in path for path in opened)
+    assert reasons["us_f5_0006"].startswith("non-finite samples: 100 of")
+    assert reasons["us_f5_0007"].startswith("truncated file:")
+    assert reasons["us_f5_0008"].startswith("malformed row: line 8 of") and "expected id|text" in reasons["us_f5_0008"]
+    assert len(reasons) == 5
+    kept = {*data.train["id"], *data.eval["id"]}
+    assert {"us_f5_0001", "us_f5_0002", "us_f5_0003"} <= kept                 # flac, ogg, .WAV
+    assert len(kept) == 5 and len(kept) + len(reasons) == data.total_clips == 10

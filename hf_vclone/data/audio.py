@@ -33,13 +33,50 @@ def decode(path: str | None = None, data: bytes | None = None) -> tuple[np.ndarr
         raise ClipError("no audio: the row has neither a path nor bytes")
     if not data and not os.path.isfile(path):
         raise ClipError(f"file not found: {path}")
+    cut = wav_truncation(path, data)
+    if cut:
+        raise ClipError(cut)
     try:
         wave, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise ClipError(f"cannot decode: {err}; re-export the file as WAV or FLAC") from None
     if wave.size == 0:
         raise ClipError("empty audio: the file has no samples")
+    bad = int(wave.size - np.count_nonzero(np.isfinite(wave)))
+    if bad:
+        raise ClipError(f"non-finite samples: {bad} of {wave.size} samples are NaN or infinite; "
+                        "the file is corrupt, re-export it")
     return wave, rate
+
+
+def wav_truncation(path: str | None, data: bytes | None) -> str:
+    """A WAV file cut off after its header (an interrupted copy or download) still decodes: to
+    fewer samples, or none, which later reads as "silence only" or "too short". Its header says
+    how many bytes of audio it should hold; compare that with what is there. "" for any other
+    container, an intact file, or a streamed header that leaves the size open."""
+    head = data[:4096] if data else _read_head(path)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return ""
+    total = len(data) if data else os.path.getsize(path)
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk, size = head[offset:offset + 4], int.from_bytes(head[offset + 4:offset + 8], "little")
+        if chunk == b"data":
+            have = total - offset - 8
+            if size not in (0, 0xFFFFFFFF) and have < size:
+                return (f"truncated file: its WAV header promises {size} bytes of audio, the file holds "
+                        f"{max(have, 0)}; it was cut off (re-copy or re-export it)")
+            return ""
+        offset += 8 + size + (size & 1)
+    return ""
+
+
+def _read_head(path: str | None) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096)
+    except OSError:
+        return b""  # decoding names the unreadable file
 
 
 def to_mono(wave: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from datasets import Audio, Dataset, IterableDataset
 
 from ..config import DataConfig
 from .formats import READERS
-from .formats.common import DataError
+from .formats.common import DataError, escape_problem
 
 __all__ = ["DataError", "load_source", "speakers_of"]
 
@@ -29,7 +29,7 @@ def load_source(cfg: DataConfig) -> Dataset | IterableDataset:
 
         ds = load_hub(cfg)
     else:
-        rows = READERS[cfg.format](Path(cfg.path))
+        rows = _confine(READERS[cfg.format](Path(cfg.path)), Path(cfg.path))
         if not rows:
             raise DataError(f"data.path {cfg.path} holds no clips in the {cfg.format} layout")
         ds = Dataset.from_list(rows).cast_column("audio", Audio(decode=False))
@@ -39,6 +39,20 @@ def load_source(cfg: DataConfig) -> Dataset | IterableDataset:
         if cfg.streaming:
             ds = ds.to_iterable_dataset()
     return ds
+
+
+def _confine(rows: list[dict], path: Path) -> list[dict]:
+    """Every reader's last guard: a row whose audio path leaves the data root (an id or a line
+    with `..`, an absolute path, a symlink pointing out) keeps its id and gets the reason, with
+    no path left to open. Readers that build paths from ids check this themselves, so the
+    message can name the id; this catches whatever a reader missed."""
+    root = path if path.is_dir() else path.parent
+    for row in rows:
+        if row["audio"] and not row["problem"]:
+            problem = escape_problem(root, row["audio"], Path(row["audio"]))
+            if problem:
+                row.update(audio="", text=None, problem=problem)
+    return rows
 
 
 def _wanted(cfg: DataConfig) -> list[str] | None:
