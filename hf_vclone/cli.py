@@ -150,6 +150,17 @@ def _listen_test(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset(ns: argparse.Namespace) -> int:
+    from .dataset_builder import BuildOptions, build_dataset
+
+    options = BuildOptions(ns.min_seconds, ns.max_seconds, ns.min_pause, ns.pad,
+                           None if ns.language == "auto" else ns.language, ns.asr_model)
+    report = build_dataset(ns.raw, ns.out, options)
+    print(f"{report.summary()}\nwrote {ns.out}/metadata.csv (train with data.format: ljspeech, "
+          f"data.path: {ns.out}); check {ns.out}/review.md")
+    return 0
+
+
 def _ui(ns: argparse.Namespace) -> int:
     from .ui.app import launch
 
@@ -201,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=7861)
     listen.add_argument("--report", action="store_true", help="print the MOS table (and write it as CSV) instead")
     listen.set_defaults(func=_listen_test)
+    ds = sub.add_parser("dataset", help="long raw recordings -> clips cut at pauses + Whisper transcripts "
+                        "(an LJSpeech folder and a review table)")
+    ds.add_argument("raw", nargs="+", help="recordings (wav, flac, ogg, mp3) or folders of them")
+    ds.add_argument("--out", required=True, help="the LJSpeech folder to write (re-running skips finished files)")
+    ds.add_argument("--min-seconds", type=float, default=1.0, help="shorter pieces join a neighbour")
+    ds.add_argument("--max-seconds", type=float, default=12.0, help="longest clip; cut at the last short silence")
+    ds.add_argument("--min-pause", type=float, default=0.3, help="the shortest silence that ends a clip")
+    ds.add_argument("--pad", type=float, default=0.2, help="silence kept at each clip edge, at most")
+    ds.add_argument("--language", default="en", help="transcription language, or auto to detect it")
+    ds.add_argument("--asr-model", default="whisper-base", help="a CTranslate2 Whisper (faster-whisper)")
+    ds.set_defaults(func=_dataset)
     ui = sub.add_parser("ui", help="a local web page: clips in, train, listen, speak, publish (needs the [ui] extra)")
     ui.add_argument("--recipes", default="recipes", help="folder of recipes offered as base model and settings")
     ui.add_argument("--workspace", default="outputs/ui", help="where the page writes clips and runs")
