@@ -201,6 +201,16 @@ def _write_outputs(out: Path, state: dict, report: BuildReport) -> None:
     (out / "review.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+def read_review(out: str | Path) -> list[dict]:
+    """review.csv's rows, numbers as numbers."""
+    with open(Path(out) / "review.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for key in ("start", "end", "seconds", "avg_logprob", "no_speech_prob"):
+            r[key] = float(r[key])
+    return rows
+
+
 def _stamp(source: Path) -> list:
     info = source.stat()
     return [info.st_size, int(info.st_mtime)]

@@ -70,15 +70,15 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 def test_every_sentence_lands_in_one_clip_cut_in_its_pauses_and_transcribed(recordings, tmp_path: Path) -> None:
     raw, truth = recordings
     report = dataset_builder.build_dataset([raw], tmp_path / "voice")
-    review = _review(tmp_path / "voice")
+    review = dataset_builder.read_review(tmp_path / "voice")
     for name, spans in truth.items():
         clips = [r for r in review if Path(r["source"]).name == name]
         for start, end, text in spans:
-            holding = [c for c in clips if float(c["start"]) <= start + 0.05 and end - 0.05 <= float(c["end"])]
+            holding = [c for c in clips if c["start"] <= start + 0.05 and end - 0.05 <= c["end"]]
             assert len(holding) == 1, (name, text, clips)
         pauses = [(a[1], b[0]) for a, b in zip(spans, spans[1:])]
         for left, right in zip(clips, clips[1:]):
-            for cut in (float(left["end"]), float(right["start"])):
+            for cut in (left["end"], right["start"]):
                 assert any(p0 - 0.15 <= cut <= p1 + 0.15 for p0, p1 in pauses), (name, cut, pauses)
         heard = " ".join(c["text"] for c in clips)
         cer, _ = error_rates([heard], [" ".join(t for *_, t in spans)], "cer")
@@ -135,8 +135,15 @@ def test_a_missing_input_names_it() -> None:
         dataset_builder.find_sources(["nowhere.wav"])
 
 
-def _review(folder: Path) -> list[dict]:
-    import csv
+def test_the_page_slices_long_recordings_into_clips_with_editable_transcripts(recordings, tmp_path: Path) -> None:
+    from hf_vclone.ui.corpus import parse_transcripts, slice_recordings, write_corpus
 
-    with open(folder / "review.csv", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    raw, truth = recordings
+    sliced = slice_recordings([raw / "talk.mp3", raw / "silence.wav"], tmp_path / "long")
+    assert len(sliced.files) == len(truth["talk.mp3"]) == len(sliced.transcripts.splitlines())
+    assert "silence.wav: no speech found" in sliced.summary
+    edited = sliced.transcripts.replace(sliced.transcripts.splitlines()[0].split("|", 1)[1], "An edited line.")
+    clips = parse_transcripts([Path(f) for f in sliced.files], edited)
+    assert clips[0].text == "An edited line."
+    folder = write_corpus(clips, tmp_path / "corpus")
+    assert len((folder / "metadata.csv").read_text().splitlines()) == len(sliced.files)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from .corpus import Clip, parse_transcripts, write_corpus
+from .corpus import Clip, parse_transcripts, slice_recordings, write_corpus
 from .jobs import TrainingJob, check_data, page_recipe
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local tool sends nothing anywhere
@@ -62,6 +62,15 @@ def build(workspace: Workspace):
             return _problem(UserError("type what is said in the recording")), len(workspace.recorded)
         workspace.recorded.append(Clip(Path(audio_path), text.strip()))
         return _ok(f"{len(workspace.recorded)} recorded clip(s) kept for this session."), len(workspace.recorded)
+
+    def slice_long(recordings: list[str] | None, language: str):
+        try:
+            sliced = slice_recordings([Path(f) for f in recordings or []], _fresh(workspace.root / "long"),
+                                      None if language == "auto" else language)
+        except Exception as err:  # noqa: BLE001
+            return _problem(err), gr.update(), gr.update(), gr.update()
+        review = pd.DataFrame(sliced.review, columns=["clip", "recording", "start", "end", "transcript", "flag"])
+        return _ok(sliced.summary), sliced.files, sliced.transcripts, review
 
     def check(files: list[str] | None, transcripts: str, recipe_file: str, eval_size: int):
         empty = pd.DataFrame(columns=["clip", "seconds", "transcript"]), pd.DataFrame(columns=["clip", "reason"])
@@ -132,6 +141,14 @@ def build(workspace: Workspace):
     with gr.Blocks(title="hf_vclone") as page:
         gr.Markdown("# hf_vclone\nClone a voice by fine-tuning a text-to-speech model.")
         with gr.Tab("1. Data"):
+            with gr.Accordion("From long recordings: cut at pauses and transcribe", open=False):
+                long_files = gr.File(label="Long recordings (wav, flac, ogg, mp3)", file_count="multiple",
+                                     type="filepath", elem_id="long_recordings")
+                language = gr.Textbox(label="Language (or auto)", value="en", elem_id="language")
+                slice_button = gr.Button("Cut into clips and transcribe", elem_id="slice")
+                review = gr.Dataframe(label="clips found (the transcripts go to the box below, to edit)",
+                                      headers=["clip", "recording", "start", "end", "transcript", "flag"],
+                                      elem_id="review")
             files = gr.File(label="Clips (wav, flac, ogg, mp3)", file_count="multiple", type="filepath",
                             elem_id="clips")
             transcripts = gr.Textbox(label="Transcripts: one `file name|text` line per clip", lines=6,
@@ -171,6 +188,7 @@ def build(workspace: Workspace):
             push_button = gr.Button("Push to the Hub")
             push_status = gr.Markdown()
 
+        slice_button.click(slice_long, [long_files, language], [data_status, files, transcripts, review])
         add.click(add_recording, [recording, said], [data_status, count])
         check_button.click(check, [files, transcripts, recipe, eval_size], [data_status, kept, dropped])
         train_button.click(start, [recipe, strategy, steps, eval_size], [train_status])

@@ -75,6 +75,34 @@ def write_corpus(clips: list[Clip], folder: Path) -> Path:
     return folder
 
 
+@dataclass
+class SlicedRecordings:
+    """Long recordings cut into clips by `hf-vclone dataset`'s builder, ready for the Data tab:
+    the clip files to upload and one editable `file name|transcript` line each."""
+
+    summary: str
+    files: list[str]
+    transcripts: str
+    review: list[list]  # clip, source, start, end, transcript, flag
+
+
+def slice_recordings(recordings: list[Path], folder: Path, language: str | None = "en") -> SlicedRecordings:
+    from ..dataset_builder import BuildOptions, build_dataset, read_review
+
+    if not recordings:
+        raise UserError("no recordings: upload one or more long recordings first")
+    report = build_dataset(recordings, folder, BuildOptions(language=language))
+    rows = read_review(folder)
+    heard = [r for r in rows if r["text"]]
+    skipped = "".join(f" {Path(k).name}: {v}." for k, v in report.skipped_sources.items())
+    return SlicedRecordings(
+        summary=f"{report.summary()}.{skipped} Edit the transcripts below if Whisper misheard, then check the data.",
+        files=[str(folder / "wavs" / f"{r['id']}.wav") for r in heard],
+        transcripts="\n".join(f"{r['id']}.wav|{r['text']}" for r in heard),
+        review=[[r["id"], Path(r["source"]).name, r["start"], r["end"], r["text"], r["flag"]] for r in rows],
+    )
+
+
 def _unique(name: str, used: set[str]) -> str:
     candidate, n = name, 1
     while candidate in used:
