@@ -40,7 +40,13 @@ class Span:
 def speech_regions(wave16k: np.ndarray, max_seconds: float, min_pause: float = 0.3,
                    threshold: float = 0.5) -> list[tuple[float, float]]:
     """(start, end) seconds of speech, split at pauses of at least `min_pause` seconds."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    try:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+    except ImportError:
+        from .errors import UserError
+
+        raise UserError("cutting recordings needs faster-whisper (its Silero VAD); "
+                        "install it with `pip install -e \".[asr]\"`") from None
 
     options = VadOptions(threshold=threshold, min_speech_duration_ms=150, max_speech_duration_s=max_seconds,
                          min_silence_duration_ms=int(min_pause * 1000), speech_pad_ms=30)
