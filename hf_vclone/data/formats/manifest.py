@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from .common import DataError, row
+from .common import DataError, escape_problem, row
 
 AUDIO_COLUMNS = ("audio", "file_name", "path")
 LAYOUT = "manifest: a .csv (header row) or .jsonl file with columns audio (or file_name / path) and text"
@@ -111,11 +111,8 @@ def _to_row(base: Path, where: str, fields: dict | None, problem: str, audio_col
     if not value:
         return row(clip_id, speaker, None, "", f"{where} has no audio path in column '{audio_column}'")
     audio = (base / value).resolve()
-    if not audio.is_relative_to(base):
-        return row(clip_id, speaker, None, "", (
-            f"audio path escapes the data root {base}: {value!r} ({where}) resolves to {audio}; "
-            "keep the audio inside the manifest's folder"
-        ))
+    if escaped := escape_problem(base, value, base / value):
+        return row(clip_id, speaker, None, "", f"{escaped} ({where})")
     return row(clip_id, speaker, _text(fields.get("text")), audio)
 
 
