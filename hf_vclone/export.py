@@ -13,7 +13,7 @@ The model part loads with plain transformers/peft (`from_pretrained`, `PeftModel
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from peft import PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
 
-from .models import get_backend
+from .models import saved_backend
 from .models.loading import from_pretrained, load_model
 from .models.speakers import SpeakerTable
 
@@ -58,6 +58,9 @@ def save_voice(voice: nn.Module, processor: Any, directory: str | Path, meta: Vo
     record = {"backend": meta.backend, "base_model": meta.base_model, "strategy": meta.strategy,
               "adapter": isinstance(tts, PeftModel), "vocoder": meta.vocoder, "speakers": voice.speakers.names,
               **meta.extra}
+    settings = getattr(voice, "settings", None)
+    if is_dataclass(settings):  # what the backend was built with, for read_voice to rebuild it alike
+        record["backend_settings"] = asdict(settings)
     (directory / META_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return directory
 
@@ -89,7 +92,7 @@ def read_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:
     if not directory.is_dir():
         raise FileNotFoundError(f"voice folder {directory} does not exist; pass a folder written by hf-vclone train")
     meta = read_meta(directory)
-    backend = get_backend(meta.backend)
+    backend = saved_backend(meta.backend, meta.extra.get("backend_settings"))
     model_cls = backend.model_class
     if meta.is_adapter:
         base = load_model(model_cls, meta.base_model, f"base_model in {directory / META_FILE}")

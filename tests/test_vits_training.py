@@ -110,6 +110,8 @@ def test_the_saved_voice_is_a_plain_vits_model_for_transformers_pipeline(full_ru
     # hf_vclone's own loader gives the model's own waveform for the same seed
     voice, tokenizer, meta = read_voice(out)
     assert meta.backend == "vits"
+    # rebuilt with the recipe's vits settings, not the defaults: scored with the 20-band mels it trained on
+    assert voice.settings.mel_bins == 20 and voice.log10_mel(torch.zeros(16000)).shape[-1] == 20
     ids = torch.tensor([tokenizer("the north wind and the sun")["input_ids"]])
     set_seed(0)
     ours = voice.generate_waveform(ids).numpy()
