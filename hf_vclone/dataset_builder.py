@@ -63,12 +63,15 @@ class BuildReport:
                 f"done; {len(self.skipped_sources)} gave no clips; {self.flagged} clips flagged for review")
 
 
-def find_sources(raw: list[str | Path]) -> list[Path]:
-    """The audio files named, and those inside folders named (recursively), in a stable order."""
+def find_sources(raw: list[str | Path], exclude: Path | None = None) -> list[Path]:
+    """The audio files named, and those inside folders named (recursively), in a stable order;
+    never the clips of the output folder `exclude` (`--out` may sit inside a folder of recordings)."""
     out: list[Path] = []
+    skip = exclude.resolve() if exclude else None
     for item in map(Path, raw):
         if item.is_dir():
-            out += sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            out += sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+                          and not (skip and skip in p.resolve().parents))
         elif item.is_file():
             out.append(item)
         else:
@@ -83,7 +86,7 @@ def build_dataset(raw: list[str | Path], out: str | Path, options: BuildOptions 
     options = options or BuildOptions()
     out = Path(out)
     (out / "wavs").mkdir(parents=True, exist_ok=True)
-    sources = find_sources(raw)
+    sources = find_sources(raw, exclude=out)
     state = _load_state(out)
     report = BuildReport()
     transcriber = None

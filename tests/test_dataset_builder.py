@@ -128,6 +128,13 @@ def test_short_pieces_join_a_neighbour_across_the_shorter_pause_and_nothing_is_d
     assert too_long[0].end <= too_long[1].start
 
 
+def test_an_output_folder_inside_the_recordings_is_not_read_as_recordings(tmp_path: Path) -> None:
+    (tmp_path / "out" / "wavs").mkdir(parents=True)
+    for path in (tmp_path / "take.wav", tmp_path / "out" / "wavs" / "take_0000.wav"):
+        sf.write(path, np.zeros(1600), 16000)
+    assert dataset_builder.find_sources([tmp_path], exclude=tmp_path / "out") == [tmp_path / "take.wav"]
+
+
 def test_a_missing_input_names_it() -> None:
     from hf_vclone.errors import UserError
 
