@@ -202,6 +202,12 @@ class SpeechT5TrainingConfig:
     # decoder fed only real frames learns to continue them and ignore the text; at inference it is
     # fed its own (benchmarks/README.md, "Why the quickstart base did not speak"). 0: plain teacher forcing.
     scheduled_sampling: float = 0.0
+    # When it starts and how fast it rises: 0 until training step `scheduled_sampling_start`, then
+    # linearly up to `scheduled_sampling` over `scheduled_sampling_ramp` steps (Bengio et al., 2015).
+    # Why: fed its own predictions from step 0, a model trained from scratch is fed its mean frame
+    # and never aligns (benchmarks/README.md item 8); sampling pays only once it reads its text.
+    scheduled_sampling_start: int = 0
+    scheduled_sampling_ramp: int = 0
 
 
 @dataclass
@@ -494,6 +500,8 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
      "a speaker name or a non-empty list of names, or null for every speaker"),
     ("data.eval_size", lambda v: v >= 0, "0 or more held-out clips"),
     ("speecht5.scheduled_sampling", _fraction, "a share from 0 to 1, e.g. 0.5"),
+    ("speecht5.scheduled_sampling_start", lambda v: v >= 0, "a training step, 0 or more"),
+    ("speecht5.scheduled_sampling_ramp", lambda v: v >= 0, "a number of steps, 0 or more"),
     ("data.demo_clips_per_voice", lambda v: v >= 1, "1 or more sentences per base voice"),
     ("data.max_minutes", lambda v: v is None or v > 0, "minutes above 0, or null for all the audio"),
     ("data.min_seconds", lambda v: v >= 0, "0 or more seconds"),

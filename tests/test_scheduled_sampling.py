@@ -109,3 +109,30 @@ def test_a_recipe_trains_with_it(corpus, tiny_base, tmp_path) -> None:
     job.finish(job.train())
     assert len(calls) == 2
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_the_ramp_starts_late_and_rises_linearly() -> None:
+    from hf_vclone.models.speecht5 import ScheduledSamplingRamp
+
+    ramp = ScheduledSamplingRamp(0.5, start=100, ramp=200)
+    assert [ramp.share_at(s) for s in (0, 99, 100, 200, 300, 10_000)] == [0.0, 0.0, 0.0, 0.25, 0.5, 0.5]
+    assert ScheduledSamplingRamp(0.4, start=10, ramp=0).share_at(9) == 0.0
+    assert ScheduledSamplingRamp(0.4, start=10, ramp=0).share_at(10) == 0.4
+    with pytest.raises(RecipeError, match="speecht5.scheduled_sampling_start"):
+        recipe_from_dict({"data": {"path": "x"}, "speecht5": {"scheduled_sampling_start": -1}})
+
+
+def test_a_recipe_with_a_delayed_start_samples_only_from_that_step(corpus, tiny_base, tmp_path) -> None:
+    from conftest import tiny_recipe
+    from hf_vclone.finetune import FineTuneRun
+
+    raw = tiny_recipe(corpus, tiny_base, tmp_path / "out", evaluation={"enabled": False}, training={"max_steps": 4},
+                      speecht5={"scheduled_sampling": 0.5, "scheduled_sampling_start": 2, "scheduled_sampling_ramp": 0})
+    job = FineTuneRun(recipe_from_dict(raw))
+    job.setup()
+    assert job.voice.scheduled_sampling == 0.0
+    shares = []
+    original = job.voice.sampled_decoder_inputs
+    job.voice.sampled_decoder_inputs = lambda *a: shares.append(job.voice.scheduled_sampling) or original(*a)
+    job.finish(job.train())
+    assert shares == [0.5, 0.5]  # steps 2 and 3 of 0-3

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from datasets import List, Value
 from torch import nn
-from transformers import SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor
+from transformers import (SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor,
+                          TrainerCallback)
 from transformers.models.speecht5.modeling_speecht5 import shift_spectrograms_right
 
 from ..alignment import most_diagonal
@@ -119,6 +120,30 @@ class SpeechT5Voice(nn.Module):
         )
 
 
+class ScheduledSamplingRamp(TrainerCallback):
+    """Sets the voice's scheduled-sampling share before every training step: 0 until step
+    `start`, then rising linearly to `share` over `ramp` steps (at once when `ramp` is 0).
+
+    Why not from step 0: a model trained from scratch predicts the clip's mean frame for its
+    first thousand steps; fed that instead of real frames, it never found its alignment
+    (benchmarks/README.md item 8). A callback, because only the Trainer knows the step; the
+    share depends on nothing else, so a resumed run continues the same schedule."""
+
+    def __init__(self, share: float, start: int, ramp: int) -> None:
+        self.share, self.start, self.ramp = share, start, ramp
+
+    def share_at(self, step: int) -> float:
+        if step < self.start:
+            return 0.0
+        if self.ramp == 0:
+            return self.share
+        return self.share * min(1.0, (step - self.start) / self.ramp)
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, model: nn.Module | None = None, **kwargs: Any) -> None:
+        if model is not None:
+            model.scheduled_sampling = self.share_at(state.global_step)
+
+
 def init_text_embedding(model: SpeechT5ForTextToSpeech) -> None:
     """Token embeddings ~ N(0, 1) in a model trained from scratch, as in ESPnet's Transformer-TTS.
 
@@ -214,12 +239,18 @@ class SpeechT5Backend:
         return int(tts.config.speaker_embedding_dim)
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> SpeechT5Voice:
-        return SpeechT5Voice(tts, speakers, self.settings.scheduled_sampling)
+        s = self.settings
+        delayed = s.scheduled_sampling_start > 0 or s.scheduled_sampling_ramp > 0
+        return SpeechT5Voice(tts, speakers, 0.0 if delayed else s.scheduled_sampling)
 
     def trainer_class(self) -> tuple[type, dict]:
         """The Trainer subclass that trains this backend, and its extra arguments."""
         from ..trainer import VoiceTrainer
 
+        s = self.settings
+        if s.scheduled_sampling > 0 and (s.scheduled_sampling_start > 0 or s.scheduled_sampling_ramp > 0):
+            return VoiceTrainer, {"callbacks": [ScheduledSamplingRamp(s.scheduled_sampling, s.scheduled_sampling_start,
+                                                                      s.scheduled_sampling_ramp)]}
         return VoiceTrainer, {}
 
     def frozen_prefixes(self, tts: nn.Module, cfg: StrategyConfig) -> list[str]:
