@@ -25,6 +25,7 @@ from torch import nn
 from .models import saved_backend
 from .models.loading import from_pretrained, load_model
 from .models.speakers import SpeakerTable
+from .sharding import promoted_scalars, restore_scalar_shapes
 
 META_FILE = "vclone.json"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -44,17 +45,33 @@ class VoiceMeta:
         return self.strategy == "lora" if self.adapter is None else self.adapter
 
 
-def save_voice(voice: nn.Module, processor: Any, directory: str | Path, meta: VoiceMeta, dtype: str = "float32") -> Path:
+def save_voice(voice: nn.Module, processor: Any, directory: str | Path, meta: VoiceMeta, dtype: str = "float32",
+               state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write `voice` as a voice folder. `state_dict`: the voice's full (gathered) state dict, keys
+    `tts.*` and `speakers.vectors`, to save instead of the module's own tensors, which under FSDP
+    are shards (`accelerator.get_state_dict` gathers them, a collective every rank must call)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tts = voice.tts
+    scalars = promoted_scalars(voice, "tts.")  # made 1-d for sharded training (sharding.py); saved 0-d
+    state = None
+    if state_dict is not None:
+        state = {k[len("tts."):]: v for k, v in state_dict.items() if k.startswith("tts.")}
+    elif scalars:
+        state = tts.state_dict()
+    if state is not None:
+        state = restore_scalar_shapes(state, scalars)
     if isinstance(tts, PeftModel):
-        tts.save_pretrained(str(directory))
+        # peft picks the adapter's tensors out of a full state dict, as it does from its own
+        tts.save_pretrained(str(directory), **({} if state is None else {"state_dict": state}))
     else:
-        state = {k: v.detach().to(DTYPES[dtype]) for k, v in tts.state_dict().items()}
+        state = {k: v.detach().to(DTYPES[dtype]) for k, v in (tts.state_dict() if state is None else state).items()}
         tts.save_pretrained(str(directory), state_dict=state)
     processor.save_pretrained(str(directory))
-    voice.speakers.save(directory)
+    if state_dict is not None:
+        SpeakerTable(voice.speakers.names, state_dict["speakers.vectors"], False).save(directory)
+    else:
+        voice.speakers.save(directory)
     record = {"backend": meta.backend, "base_model": meta.base_model, "strategy": meta.strategy,
               "adapter": isinstance(tts, PeftModel), "vocoder": meta.vocoder, "speakers": voice.speakers.names,
               **meta.extra}
@@ -112,7 +129,9 @@ def load_voice_weights(voice: nn.Module, directory: str | Path) -> None:
         set_peft_model_state_dict(tts, load_file(str(directory / "adapter_model.safetensors")))
     else:
         state = load_file(str(directory / "model.safetensors"))
-        tts.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        scalars = promoted_scalars(voice, "tts.")  # saved 0-d, trained 1-d under sharding (sharding.py)
+        tts.load_state_dict({k: v.float().reshape(1) if k in scalars else v.float() for k, v in state.items()},
+                            strict=True)
     speakers = SpeakerTable.load(directory)
     with torch.no_grad():
         voice.speakers.vectors.copy_(speakers.vectors)

@@ -111,6 +111,26 @@ class FineTuneRun:
             nonfinite_guard=NonFiniteGuard(self.recipe.run.max_nonfinite_steps),
             **backend_kwargs,
         )
+        if self.trainer.is_fsdp_enabled:
+            self._check_fsdp_support()
+
+    def _check_fsdp_support(self) -> None:
+        """What does not work under FSDP yet fails now, not after training (or as a hang)."""
+        problems = []
+        if self.trainer.voice_evaluator is not None:
+            problems.append("evaluation.during_training: one rank would speak held-out sentences with a sharded "
+                            "model while the others wait, which hangs under FSDP; set evaluation.during_training: 0 "
+                            "or training.eval_strategy: 'no'")
+        if self.recipe.evaluation.enabled and self.data.eval is not None:
+            problems.append("evaluation.enabled: the final evaluation speaks on one rank with a sharded model, which "
+                            "fails under FSDP; set evaluation.enabled: false and score the saved voice with "
+                            "`hf-vclone evaluate --model OUTPUT_DIR RECIPE`")
+        if self.trainer.l2sp is not None:
+            # fully_shard replaces every parameter with a sharded one: L2-SP's pairs would hold the
+            # old tensors, and its term would stop pulling without a word.
+            problems.append("strategy.l2sp: not supported under FSDP; set it to 0 or train with DDP")
+        if problems:
+            raise RecipeError([f"{p} (accelerate launch with an FSDP config)" for p in problems], self.recipe.source)
 
     def _voice_evaluator(self) -> VoiceEvaluator | None:
         cfg = self.recipe.evaluation
@@ -274,9 +294,13 @@ class FineTuneRun:
     def finish(self, train_seconds: float) -> RunResult:
         result = RunResult(self.out, train_seconds=train_seconds)
         self.trainer.accelerator.wait_for_everyone()
+        # Under FSDP each rank holds shards: the full state dict is gathered on every rank (a
+        # collective, so before the other ranks return) and arrives on rank 0, which saves it.
+        gathered = self.trainer.accelerator.get_state_dict(self.voice) if self.trainer.is_fsdp_enabled else None
         if not self.trainer.is_world_process_zero():
             return result
-        save_voice(self.voice, self.processor, self.out, self._meta(), self.recipe.output.save_dtype)
+        save_voice(self.voice, self.processor, self.out, self._meta(), self.recipe.output.save_dtype,
+                   state_dict=gathered)
         result.outputs["voice"] = self.out
         if hasattr(self.trainer, "save_discriminator"):  # VITS: a later fine-tune can start from it
             result.outputs["discriminator"] = self.trainer.save_discriminator(self.out)

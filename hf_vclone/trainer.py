@@ -10,8 +10,10 @@ Only these hooks differ from `transformers.Trainer`:
   training loss and logs it on its own as `l2sp`;
 - a checkpoint counts only once it is complete (checkpoints.py), and old ones are rotated away
   only after that;
-- each batch's clip ids reach the non-finite guard, so a skipped update names its clips.
-Everything else (the loop, accelerate, DDP, logging) is the parent's.
+- each batch's clip ids reach the non-finite guard, so a skipped update names its clips;
+- under FSDP2 or DeepSpeed, 0-d parameters train as 1-d ones (sharding.py); under FSDP, a voice
+  is saved from the gathered full state dict, and resuming reads the parent's FSDP checkpoint.
+Everything else (the loop, accelerate, DDP, FSDP, logging) is the parent's.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .export import VoiceMeta, load_voice_weights, save_voice
 from .guards import NonFiniteGuard
 from .l2sp import L2SP
 from .layer_lr import parameter_groups
+from .sharding import promote_scalar_parameters
 
 
 class VoiceTrainer(Trainer):
@@ -44,6 +47,10 @@ class VoiceTrainer(Trainer):
         self.lr_multipliers = lr_multipliers
         self.l2sp = l2sp
         self._l2sp_terms: list[torch.Tensor] = []
+        if self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            # Both reject 0-d parameters (SpeechT5's positional-encoding scale); the model is not
+            # wrapped yet, so they are made 1-d now and saved 0-d again (sharding.py).
+            promote_scalar_parameters(self.model)
 
     def create_optimizer(self, model=None):
         """The parent's optimizer (its class, betas, weight-decay split), with one group per
@@ -117,13 +124,25 @@ class VoiceTrainer(Trainer):
         if not self.args.should_save:
             return
         directory = Path(output_dir or self.args.output_dir)
-        save_voice(self.model, self.processing_class, directory, self.voice_meta)
+        # Under FSDP the parameters are shards; `save_model` has gathered the full state dict
+        # (on every rank, a collective) and hands it here. Otherwise the module's own tensors.
+        gathered = state_dict if self.is_fsdp_enabled else None
+        save_voice(self.model, self.processing_class, directory, self.voice_meta, state_dict=gathered)
         # JSON, not the parent's pickled training_args.bin: nothing here needs unpickling to read.
         (directory / "training_args.json").write_text(self.args.to_json_string(), encoding="utf-8")
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        if self.is_fsdp_enabled:
+            # Sharded parameters: the parent loads the checkpoint's pytorch_model_fsdp.bin (the
+            # full state dict `save_fsdp_model` writes into every FSDP checkpoint) into the shards.
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+            return
         load_voice_weights(model if model is not None else self.model, resume_from_checkpoint)
 
     def _load_best_model(self) -> None:
-        """`load_best_model_at_end`: the best checkpoint is a saved voice, read it back as one."""
+        """`load_best_model_at_end`: the best checkpoint is a saved voice, read it back as one
+        (under FSDP, the parent reads its sharding-aware copy, as for resuming)."""
+        if self.is_fsdp_enabled:
+            super()._load_best_model()
+            return
         load_voice_weights(self.model, self.state.best_model_checkpoint)

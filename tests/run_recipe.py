@@ -2,7 +2,8 @@
 process at the start of step `argv[2]`, as a crash or an OOM killer would, mid-run.
 
 With VCLONE_TEST_REPORT=<dir>, each rank writes rank-<i>.json: a digest of its parameters and
-its logged losses, so a test can check that data-parallel ranks stayed in sync."""
+its logged losses, so a test can check that data-parallel ranks stayed in sync. Under FSDP the
+digest is of the gathered full parameters (and the report says how the run was distributed)."""
 
 import hashlib
 import json
@@ -11,6 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
+from torch import nn
+from torch.distributed.tensor import DTensor
 from transformers import TrainerCallback
 
 from hf_vclone.config import recipe_from_dict
@@ -26,17 +29,32 @@ class KillAt(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-if __name__ == "__main__":
-    job = FineTuneRun(recipe_from_dict(json.loads(sys.argv[1])))
+def digest(model: nn.Module) -> str:
+    """sha256 over (name, fp32 bytes) of every parameter. Sharded (DTensor) ones are gathered
+    first, a collective: every rank calls this, in the same (sorted) order. Only values count,
+    not shapes, so a 0-d parameter trained 1-d under sharding hashes the same."""
+    hashed = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        full = param.full_tensor() if isinstance(param, DTensor) else param
+        hashed.update(name.encode() + full.detach().float().numpy().tobytes())
+    return hashed.hexdigest()
+
+
+def main(argv: list[str]) -> None:
+    job = FineTuneRun(recipe_from_dict(json.loads(argv[1])))
     job.setup()
-    if len(sys.argv) > 2:
-        job.trainer.add_callback(KillAt(int(sys.argv[2])))
+    if len(argv) > 2:
+        job.trainer.add_callback(KillAt(int(argv[2])))
     job.finish(job.train())
     if report := os.environ.get("VCLONE_TEST_REPORT"):
-        digest = hashlib.sha256()
-        for name, param in sorted(job.voice.named_parameters()):
-            digest.update(name.encode() + param.detach().float().numpy().tobytes())
-        rank = job.trainer.args.process_index
+        trainer = job.trainer
+        rank = trainer.args.process_index
         Path(report, f"rank-{rank}.json").write_text(json.dumps({
-            "digest": digest.hexdigest(), "world_size": job.trainer.args.world_size,
-            "losses": [h["loss"] for h in job.trainer.state.log_history if "loss" in h]}))
+            "digest": digest(job.voice), "world_size": trainer.args.world_size,
+            "distributed_type": str(trainer.accelerator.distributed_type),
+            "sharded": any(isinstance(p, DTensor) for p in job.voice.parameters()),
+            "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]}))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
