@@ -64,11 +64,14 @@ class TTSDataCollatorWithPadding:
 
 
 def trainer(model, processor, train: Dataset, output_dir: str, batch_size: int, steps: int,
-            gradient_checkpointing: bool = True, learning_rate: float = 1e-5) -> Seq2SeqTrainer:
+            gradient_checkpointing: bool = True, learning_rate: float = 1e-5, device: str = "cpu",
+            bf16: bool = False) -> Seq2SeqTrainer:
+    """The tutorial's trainer. It sets `fp16=True` on a GPU; `bf16` puts it in the same precision
+    as the system it is compared with (benchmarks/gpu_speed.py), so the ratio measures the pipeline."""
     args = Seq2SeqTrainingArguments(
         output_dir=output_dir, per_device_train_batch_size=batch_size, gradient_accumulation_steps=1,
         learning_rate=learning_rate, warmup_steps=min(500, steps // 10), max_steps=steps,
-        gradient_checkpointing=gradient_checkpointing, use_cpu=True, logging_steps=1, report_to=[],
+        gradient_checkpointing=gradient_checkpointing, use_cpu=device == "cpu", bf16=bf16, logging_steps=1, report_to=[],
         save_strategy="no", label_names=["labels"], seed=0, disable_tqdm=True,
     )
     collator = TTSDataCollatorWithPadding(processor, model.config.reduction_factor)
