@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:?set OUT to the folder for the results}"
 if [[ -x .venv/bin/python ]]; then PY="${PYTHON:-.venv/bin/python}"; else PY="${PYTHON:-python3}"; fi
 if [[ "${1:-}" == "--cpu" ]]; then
-    exec "$PY" benchmarks/gpu_speed.py --device cpu --size tiny --steps 4 --warmup 1 --batch 2 --sentences 2 \
+    exec "$PY" benchmarks/gpu_speed.py --device cpu --size tiny --steps 4 --warmup 1 --batch 2 --sentences 1 \
         --out "$OUT" --work "$OUT/work"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/nvidia_smi.csv"

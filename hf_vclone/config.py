@@ -208,6 +208,10 @@ class SpeechT5TrainingConfig:
     # and never aligns (benchmarks/README.md item 8); sampling pays only once it reads its text.
     scheduled_sampling_start: int = 0
     scheduled_sampling_ramp: int = 0
+    # Share of training clips whose decoder is fed zeros at every step instead of real frames, so
+    # that every frame of theirs must be read from the text (SpeechT5Voice.text_only_decoder_inputs
+    # says why). 0: off. Inference is unchanged.
+    text_only: float = 0.0
 
 
 @dataclass
@@ -502,6 +506,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("speecht5.scheduled_sampling", _fraction, "a share from 0 to 1, e.g. 0.5"),
     ("speecht5.scheduled_sampling_start", lambda v: v >= 0, "a training step, 0 or more"),
     ("speecht5.scheduled_sampling_ramp", lambda v: v >= 0, "a number of steps, 0 or more"),
+    ("speecht5.text_only", _fraction, "a share from 0 to 1, e.g. 0.25"),
     ("data.demo_clips_per_voice", lambda v: v >= 1, "1 or more sentences per base voice"),
     ("data.max_minutes", lambda v: v is None or v > 0, "minutes above 0, or null for all the audio"),
     ("data.min_seconds", lambda v: v >= 0, "0 or more seconds"),

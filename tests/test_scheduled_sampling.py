@@ -136,3 +136,30 @@ def test_a_recipe_with_a_delayed_start_samples_only_from_that_step(corpus, tiny_
     job.voice.sampled_decoder_inputs = lambda *a: shares.append(job.voice.scheduled_sampling) or original(*a)
     job.finish(job.train())
     assert shares == [0.5, 0.5]  # steps 2 and 3 of 0-3
+
+
+def test_text_only_clips_are_fed_silence_at_every_step_and_the_others_their_real_frames(voice) -> None:
+    voice, ids, labels = voice
+    voice.scheduled_sampling = 0.0
+    speaker = voice.speakers(torch.zeros(1, dtype=torch.long))
+    r = voice.tts.config.reduction_factor
+    real = modeling_speecht5.shift_spectrograms_right(labels, r)[0]
+    silence = voice.tts(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, speaker_embeddings=speaker,
+                        decoder_input_values=torch.zeros_like(real)).loss
+    plain = voice.tts(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, speaker_embeddings=speaker).loss
+    assert not torch.allclose(silence, plain)
+    voice.text_only = 1.0
+    torch.testing.assert_close(voice(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss, silence)
+    voice.eval()  # inference and evaluation losses are untouched (eval mode: BatchNorm's running statistics)
+    plain_eval = voice.tts(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, speaker_embeddings=speaker).loss
+    torch.testing.assert_close(voice(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss, plain_eval)
+    voice.train()
+    # a share of whole clips: each clip is all silence or all real frames
+    many = labels.repeat(400, 1, 1) + torch.randn(400, 1, 1)
+    voice.text_only = 0.3
+    fed = voice.text_only_decoder_inputs(many, None)
+    silent = (fed == 0).flatten(1).all(1)
+    assert torch.equal(fed[~silent], modeling_speecht5.shift_spectrograms_right(many, r)[0][~silent])
+    assert 0.22 < float(silent.float().mean()) < 0.38
+    with pytest.raises(RecipeError, match="speecht5.text_only"):
+        recipe_from_dict({"data": {"path": "x"}, "speecht5": {"text_only": -0.1}})

@@ -34,11 +34,13 @@ from .speakers import SpeakerTable
 class SpeechT5Voice(nn.Module):
     """SpeechT5 plus the speaker table that conditions it; the unit the Trainer trains."""
 
-    def __init__(self, tts: nn.Module, speakers: SpeakerTable, scheduled_sampling: float = 0.0) -> None:
+    def __init__(self, tts: nn.Module, speakers: SpeakerTable, scheduled_sampling: float = 0.0,
+                 text_only: float = 0.0) -> None:
         super().__init__()
         self.tts = tts
         self.speakers = speakers
         self.scheduled_sampling = scheduled_sampling
+        self.text_only = text_only
 
     def forward(
         self,
@@ -54,6 +56,8 @@ class SpeechT5Voice(nn.Module):
         decoder_inputs = None
         if self.training and labels is not None and self.scheduled_sampling > 0:
             decoder_inputs = self.sampled_decoder_inputs(input_ids, attention_mask, labels, speaker)
+        if self.training and labels is not None and self.text_only > 0:
+            decoder_inputs = self.text_only_decoder_inputs(labels, decoder_inputs)
         return self.tts(input_ids=input_ids, attention_mask=attention_mask, labels=labels,
                         decoder_input_values=decoder_inputs, speaker_embeddings=speaker)
 
@@ -79,6 +83,20 @@ class SpeechT5Voice(nn.Module):
         predicted[:, 1:] = frames[:, r - 1 :: r][:, : real.shape[1] - 1]
         use = torch.rand(real.shape[0], real.shape[1], 1, device=real.device) < self.scheduled_sampling
         return torch.where(use, predicted, real)
+
+    def text_only_decoder_inputs(self, labels: torch.Tensor, decoder_inputs: torch.Tensor | None) -> torch.Tensor:
+        """Decoder inputs where a random `text_only` share of the clips is fed silence (zeros) at
+        every step, so that for them every frame must come from the text and the positions.
+
+        Why: teacher-forced, reading the text pays only at the few frames where the next sound
+        cannot be guessed by continuing the previous ones, so a decoder learns to read slowly
+        (benchmarks/README.md, "Why the quickstart base did not speak", item 6). On a clip fed
+        nothing, the whole loss depends on reading, which trains the cross-attention's content
+        path that the autoregressive clips share. Inference is unchanged (`generate`)."""
+        if decoder_inputs is None:
+            decoder_inputs, _ = shift_spectrograms_right(labels, self.tts.config.reduction_factor)
+        silent = torch.rand(decoder_inputs.shape[0], 1, 1, device=decoder_inputs.device) < self.text_only
+        return decoder_inputs.masked_fill(silent, 0.0)
 
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,
                                         every_n_layers: int = 1, offload: bool = False) -> None:
@@ -241,7 +259,7 @@ class SpeechT5Backend:
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> SpeechT5Voice:
         s = self.settings
         delayed = s.scheduled_sampling_start > 0 or s.scheduled_sampling_ramp > 0
-        return SpeechT5Voice(tts, speakers, 0.0 if delayed else s.scheduled_sampling)
+        return SpeechT5Voice(tts, speakers, 0.0 if delayed else s.scheduled_sampling, s.text_only)
 
     def trainer_class(self) -> tuple[type, dict]:
         """The Trainer subclass that trains this backend, and its extra arguments."""
