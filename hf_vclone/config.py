@@ -24,6 +24,14 @@ from typing import Any, Literal
 import yaml
 
 from .errors import UserError
+from .models import speecht5_section, vits_section
+from .models.speecht5_section import SpeechT5TrainingConfig
+from .models.vits_section import VitsConfig
+from .ranges import fraction as _fraction
+
+# Each backend's recipe section (its settings, value ranges and rules), by model.type. The sections
+# are light modules (no torch): config reads them, and the heavy backends import config, one way.
+SECTIONS_BY_BACKEND = {"speecht5": speecht5_section, "vits": vits_section}
 
 BackendName = Literal["speecht5", "vits"]
 StrategyName = Literal["full", "freeze_lower", "lora", "head_only", "speaker_embedding", "auto"]
@@ -47,7 +55,7 @@ class RecipeError(UserError):
 
 @dataclass
 class ModelConfig:
-    type: BackendName = "speecht5"  # backend, see hf_vclone.models
+    type: BackendName = "speecht5"  # backend, see hf_vclone.backends
     name_or_path: str | None = "microsoft/speecht5_tts"  # Hub id or local save_pretrained dir
     init_config: dict | None = None  # train from scratch with these architecture fields instead
     processor: str | None = None  # Hub id or dir; default: name_or_path; "build": char tokenizer from the data
@@ -175,43 +183,6 @@ class PushConfig:
     private: bool = True
     adapter_only: bool = True  # a LoRA voice: push the adapter (small; needs the base) or, if false, the merged model
     commit_message: str = "Upload voice fine-tuned with hf_vclone"
-
-
-@dataclass
-class VitsConfig:
-    """model.type vits: the training losses' weights (the published VITS defaults) and the discriminator."""
-
-    mel_weight: float = 45.0  # L1 between log-mels of the generated and the real slice
-    kl_weight: float = 1.0
-    duration_weight: float = 1.0
-    adversarial_weight: float = 1.0
-    feature_matching_weight: float = 2.0
-    segment_frames: int = 32  # latent frames decoded per clip per step (32 x hop 256 = 8192 samples)
-    mel_bins: int = 80
-    discriminator: str | None = None  # a folder with discriminator.safetensors (e.g. a previous voice); none: fresh
-    discriminator_width: float = 1.0  # channel multiplier (1.0 is the published size)
-    discriminator_learning_rate: float | None = None  # none: training.learning_rate
-
-
-@dataclass
-class SpeechT5TrainingConfig:
-    """model.type speecht5: how the decoder is taught."""
-
-    # Share of decoder input steps that are the model's own (teacher-forced, no-grad) prediction of
-    # that frame instead of the real one: parallel scheduled sampling (Duckworth et al., 2019). A
-    # decoder fed only real frames learns to continue them and ignore the text; at inference it is
-    # fed its own (benchmarks/README.md, "Why the quickstart base did not speak"). 0: plain teacher forcing.
-    scheduled_sampling: float = 0.0
-    # When it starts and how fast it rises: 0 until training step `scheduled_sampling_start`, then
-    # linearly up to `scheduled_sampling` over `scheduled_sampling_ramp` steps (Bengio et al., 2015).
-    # Why: fed its own predictions from step 0, a model trained from scratch is fed its mean frame
-    # and never aligns (benchmarks/README.md item 8); sampling pays only once it reads its text.
-    scheduled_sampling_start: int = 0
-    scheduled_sampling_ramp: int = 0
-    # Share of training clips whose decoder is fed zeros at every step instead of real frames, so
-    # that every frame of theirs must be read from the text (SpeechT5Voice.text_only_decoder_inputs
-    # says why). 0: off. Inference is unchanged.
-    text_only: float = 0.0
 
 
 @dataclass
@@ -492,21 +463,13 @@ def _describe(hint: Any) -> str:
 # Run after the type checks, on values of the right type: what no run could use, and settings
 # that contradict each other. Each rule names its key(s) and says what would work.
 
-def _fraction(v: float) -> bool:
-    return 0 <= v <= 1
-
-
 # (key, holds for the value, what the value must be): the problem reads "key: expected ..., got value"
-RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
+RANGES: list[tuple[str, Callable[[Any], bool], str]] = speecht5_section.RANGES + vits_section.RANGES + [
     ("data.path", lambda v: bool(v.strip()), "a corpus folder, manifest file or Hub dataset id (with "
                                               "data.generate_demo: the folder to write the demo corpus to)"),
     ("data.speaker", lambda v: v is None or (bool(v) if isinstance(v, list) else bool(v.strip())),
      "a speaker name or a non-empty list of names, or null for every speaker"),
     ("data.eval_size", lambda v: v >= 0, "0 or more held-out clips"),
-    ("speecht5.scheduled_sampling", _fraction, "a share from 0 to 1, e.g. 0.5"),
-    ("speecht5.scheduled_sampling_start", lambda v: v >= 0, "a training step, 0 or more"),
-    ("speecht5.scheduled_sampling_ramp", lambda v: v >= 0, "a number of steps, 0 or more"),
-    ("speecht5.text_only", _fraction, "a share from 0 to 1, e.g. 0.25"),
     ("data.demo_clips_per_voice", lambda v: v >= 1, "1 or more sentences per base voice"),
     ("data.max_minutes", lambda v: v is None or v > 0, "minutes above 0, or null for all the audio"),
     ("data.min_seconds", lambda v: v >= 0, "0 or more seconds"),
@@ -534,15 +497,6 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("evaluation.during_training", lambda v: v >= 0, "0 or more sentences"),
     ("evaluation.minlenratio", lambda v: 0 <= v < math.inf, "a ratio of 0 or more"),
     ("evaluation.maxlenratio", lambda v: 0 < v < math.inf, "a ratio above 0"),
-    ("vits.mel_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 45)"),
-    ("vits.kl_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
-    ("vits.duration_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
-    ("vits.adversarial_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
-    ("vits.feature_matching_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 2)"),
-    ("vits.segment_frames", lambda v: v >= 1, "1 or more frames (published: 32)"),
-    ("vits.mel_bins", lambda v: v >= 1, "1 or more mel bins (published: 80)"),
-    ("vits.discriminator_width", lambda v: 0 < v < math.inf, "a channel multiplier above 0 (1.0 is the published size)"),
-    ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
     ("run.max_nonfinite_steps", lambda v: v >= 1, "1 or more steps"),
     ("push_to_hub.repo_id", lambda v: v is None or bool(REPO_ID.fullmatch(v)), "a Hub repo id like your-name/my-voice"),
     ("output.dir", lambda v: bool(v.strip()), "a folder for the run's outputs"),
@@ -644,19 +598,12 @@ def _conflicts(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         (("training.num_train_epochs", "training.max_steps"),
          not (isinstance(max_steps, int) and max_steps > 0) and not t.get("num_train_epochs", 3.0) > 0,
          "training.num_train_epochs: with no training.max_steps the run lasts this many epochs; set it above 0"),
-        (("training.fp16", "model.type"), r.model.type == "vits" and bool(t.get("fp16")),
-         "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
-         "use training.bf16: true or float32"),
-        (("strategy.name", "strategy.auto.little_similar", "model.type"), r.model.type == "vits" and picks_speaker_embedding,
-         f"{speaker_embedding} trains only a speaker vector, and a VITS voice has none (the voice is in its weights); "
-         "pick another strategy (for auto: strategy.auto.little_similar: head_only)"),
-        (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None and r.model.type != "vits",
-         "strategy.freeze_groups: names VITS parts; for model.type speecht5 use strategy.freeze_layers"),
         (("strategy.freeze_groups", "strategy.name"), s.freeze_groups is not None and s.name != "freeze_lower",
          f"strategy.freeze_groups: applies to strategy freeze_lower, but the strategy is {s.name}"),
         (("data.max_minutes", "data.streaming"), d.streaming and d.max_minutes is not None,
          "data.max_minutes needs the whole corpus; remove it or set data.streaming: false"),
     ]
+    rules += SECTIONS_BY_BACKEND[r.model.type].conflicts(r)  # the backend's own rules
     return [(keys, problem) for keys, clash, problem in rules if clash] + _lora_fields(s) + _model_config(r.model)
 
 
@@ -685,9 +632,7 @@ def _model_config(m: ModelConfig) -> list[tuple[tuple[str, ...], str]]:
     reach the model's constructor as a keyword argument."""
     if not m.init_config and not m.config_overrides:
         return []
-    from .models import BACKENDS
-
-    config_class = BACKENDS[m.type].model_class.config_class
+    config_class = SECTIONS_BY_BACKEND[m.type].model_config_class()
     names = sorted(f.name for f in dataclasses.fields(config_class)) if dataclasses.is_dataclass(config_class) \
         else sorted(vars(config_class()))
     problems = []

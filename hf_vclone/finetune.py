@@ -31,7 +31,7 @@ from .data.prepare import PreparedData, prepare
 from .data.sources import load_source
 from .data.text import get_normalizer
 from .evaluation import MelFn, System, closest_system, compare_systems
-from .export import VoiceMeta, save_voice
+from .voice_io import VoiceMeta, save_voice
 from .checkpoints import check_fingerprint, resolve_resume
 from .guards import NonFiniteGuard, Preempted, Preemption
 from .intelligibility import load_asr
@@ -40,7 +40,7 @@ from .l2sp import L2SP
 from .model_card import RECIPE_FILE, recipe_yaml, write_card
 from .publish import push_voice
 from .layer_lr import lr_multipliers as lr_multipliers_for
-from .models import get_backend
+from .backends import recipe_backend
 from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
 from .other_voices import other_voice_systems
@@ -64,7 +64,7 @@ class FineTuneRun:
         self.recipe = recipe
         self.args = recipe.training_arguments()
         self.out = Path(recipe.output.dir)
-        self.backend = get_backend(recipe.model.type, recipe.vits, recipe.speecht5)
+        self.backend = recipe_backend(recipe)
 
     # ---- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -302,8 +302,7 @@ class FineTuneRun:
         save_voice(self.voice, self.processor, self.out, self._meta(), self.recipe.output.save_dtype,
                    state_dict=gathered)
         result.outputs["voice"] = self.out
-        if hasattr(self.trainer, "save_discriminator"):  # VITS: a later fine-tune can start from it
-            result.outputs["discriminator"] = self.trainer.save_discriminator(self.out)
+        result.outputs.update(self.trainer.save_extras(self.out))  # what the voice's trainer keeps beside it
         for name, file in [("data card", "data_card.md"), ("skipped clips", "skipped.csv")]:
             if (self.out / file).is_file():
                 result.outputs[name] = self.out / file

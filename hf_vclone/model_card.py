@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .export import read_meta
+from .backends import saved_backend
+from .voice_io import read_meta
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,7 @@ def _summary(meta, facts: dict, hub_base: str | None) -> str:
         parts.append(f"It was chosen by `strategy: auto`: {choice['reason']}.")
     if facts.get("merged"):
         parts.append("The LoRA adapter is merged into the weights: no peft needed.")
-    if meta.backend == "vits":
-        parts.append("Model: VITS, end to end (text to waveform; no vocoder).")
-    else:
-        parts.append(f"Vocoder: `{meta.vocoder}`." if meta.vocoder else
-                     "Vocoder: none named (hf_vclone uses Griffin-Lim; pass a HiFi-GAN for better audio).")
+    parts.append(saved_backend(meta.backend).card_model_line(meta))
     return " ".join(parts)
 
 
@@ -142,43 +139,9 @@ def _usage(meta, where: str, facts: dict) -> list[str]:
              "import soundfile as sf", "from hf_vclone import load_voice", "",
              f'voice = load_voice("{where}")', 'audio, rate = voice.synthesize("Hello from my new voice.")',
              'sf.write("hello.wav", audio, rate)', "```", ""]
-    if meta.backend == "vits":
-        return lines + _vits_usage(meta, where)
-    if meta.backend != "speecht5":
-        return lines
-    speaker_file = "speaker_embeddings.safetensors"
-    load = ["from huggingface_hub import hf_hub_download" if looks_like_hub_id(where) else "import os",
-            "from safetensors.torch import load_file"]
-    path = (f'hf_hub_download("{where}", "{speaker_file}")' if looks_like_hub_id(where)
-            else f'os.path.join("{where}", "{speaker_file}")')
-    if meta.is_adapter:
-        model = ["from peft import PeftModel", "from transformers import SpeechT5ForTextToSpeech, SpeechT5Processor", "",
-                 f'base = SpeechT5ForTextToSpeech.from_pretrained("{meta.base_model}")',
-                 f'model = PeftModel.from_pretrained(base, "{where}")  # or base.load_adapter("{where}")']
-    else:
-        model = ["from transformers import SpeechT5ForTextToSpeech, SpeechT5Processor", "",
-                 f'model = SpeechT5ForTextToSpeech.from_pretrained("{where}")']
-    lines += ["With plain transformers" + (" and peft" if meta.is_adapter else "") + " (a log-mel spectrogram; "
-              "pass `vocoder=` a `SpeechT5HifiGan` to get audio):", "", "```python", *load, *model,
-              f'processor = SpeechT5Processor.from_pretrained("{where}")',
-              f"speaker = load_file({path})[\"{facts.get('target_speaker', '')}\"]" if facts.get("target_speaker")
-              else f"speaker = next(iter(load_file({path}).values()))",
-              'inputs = processor(text="Hello from my new voice.", return_tensors="pt")',
-              'mel = model.generate(inputs["input_ids"], speaker_embeddings=speaker[None])', "```", ""]
-    return lines
-
-
-def _vits_usage(meta, where: str) -> list[str]:
-    if meta.is_adapter:
-        return ["With plain transformers and peft:", "", "```python", "import torch",
-                "from peft import PeftModel", "from transformers import VitsModel, VitsTokenizer", "",
-                f'model = PeftModel.from_pretrained(VitsModel.from_pretrained("{meta.base_model}"), "{where}")',
-                f'tokenizer = VitsTokenizer.from_pretrained("{where}")',
-                'with torch.no_grad():',
-                '    audio = model(**tokenizer("Hello from my new voice.", return_tensors="pt")).waveform[0]', "```", ""]
-    return ["With plain transformers:", "", "```python", "from transformers import pipeline", "",
-            f'speak = pipeline("text-to-speech", model="{where}")',
-            'out = speak("Hello from my new voice.")  # {"audio": ..., "sampling_rate": ...}', "```", ""]
+    # and with plain transformers (and peft): each backend knows its own classes
+    return lines + saved_backend(meta.backend).card_usage(meta, where, facts.get("target_speaker"),
+                                                          looks_like_hub_id(where))
 
 
 def _evaluation(metrics: dict) -> list[str]:

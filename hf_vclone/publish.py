@@ -15,7 +15,8 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from .errors import UserError
-from .export import merge_voice, read_meta
+from .export import merge_voice
+from .voice_io import read_meta
 from .model_card import build_card, looks_like_hub_id
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ from peft import PeftModel
 from transformers import set_seed
 
 from .errors import UserError
-from .export import read_meta, read_voice
-from .models import get_backend
+from .export import read_voice
+from .voice_io import read_meta
+from .backends import saved_backend
 from .models.loading import ModelLoadError, from_pretrained, load_model
 from .models.speakers import SpeakerTable
 
@@ -49,7 +50,7 @@ class Synthesizer:
         self._setup()
 
     def _setup(self) -> None:
-        self.backend = get_backend(self.meta.backend)
+        self.backend = saved_backend(self.meta.backend, self.meta.extra.get("backend_settings"))
         self.vocoder = self.backend.load_vocoder(self.meta.vocoder)
         # A VITS voice knows its rate from its model config; SpeechT5's is in its feature extractor.
         self.sampling_rate = getattr(self.voice, "sampling_rate", None) or self.backend.sampling_rate(self.processor)
@@ -100,7 +101,7 @@ class VoiceBank(Synthesizer):
                             f"{'not adapters: ' + ', '.join(not_adapters) if not_adapters else 'bases differ: ' + ', '.join(map(str, bases))}")
         first, *rest = folders
         self.meta = metas[first]
-        backend = get_backend(self.meta.backend)
+        backend = saved_backend(self.meta.backend, self.meta.extra.get("backend_settings"))
         base = load_model(backend.model_class, self.meta.base_model, f"base_model in {folders[first]}/vclone.json")
         tts = PeftModel.from_pretrained(base, str(folders[first]), adapter_name=first)
         for name in rest:

@@ -26,7 +26,7 @@ from transformers import Trainer
 
 from .callbacks import VoiceEvaluator
 from .checkpoints import mark_complete, rotate
-from .export import VoiceMeta, load_voice_weights, save_voice
+from .voice_io import VoiceMeta, load_voice_weights, save_voice
 from .guards import NonFiniteGuard
 from .l2sp import L2SP
 from .layer_lr import parameter_groups
@@ -104,6 +104,11 @@ class VoiceTrainer(Trainer):
             scores = box[0]
         output.metrics.update({f"{metric_key_prefix}_{key}": value for key, value in scores.items()})
         return output
+
+    def save_extras(self, output_dir: str | Path) -> dict[str, Path]:
+        """Files a backend's trainer keeps beside the finished voice, by name (VITS: its
+        discriminator); none here."""
+        return {}
 
     def _save_checkpoint(self, model, trial) -> None:
         """The parent's checkpoint, then the completion marker, and only then rotation (the

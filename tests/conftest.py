@@ -14,7 +14,7 @@ from transformers import SpeechT5Config, SpeechT5ForTextToSpeech, VitsConfig, Vi
 
 from hf_vclone.data.demo_corpus import BASE_VOICES, build_demo_corpus
 from hf_vclone.data.formats.ljspeech import read_ljspeech
-from hf_vclone.export import VoiceMeta, save_voice
+from hf_vclone.voice_io import VoiceMeta, save_voice
 from hf_vclone.models.char_tokenizer import build_processor, build_vits_tokenizer
 from hf_vclone.models.speakers import SpeakerTable, random_unit_vector
 from hf_vclone.models.speecht5 import SpeechT5Voice

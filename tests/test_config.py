@@ -5,7 +5,7 @@ import torch
 import yaml
 
 from hf_vclone.config import RecipeError, load_recipe, recipe_from_dict
-from hf_vclone.models import BACKENDS
+from hf_vclone.backends import BACKENDS
 from hf_vclone.strategies import STRATEGIES
 
 RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))

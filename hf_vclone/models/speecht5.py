@@ -310,6 +310,32 @@ class SpeechT5Backend:
         levels[-1] += list(self.head_prefixes)
         return [tuple(level) for level in levels]
 
+    def card_model_line(self, meta: Any) -> str:
+        """The model card's line on what turns this voice's output into audio."""
+        return (f"Vocoder: `{meta.vocoder}`." if meta.vocoder else
+                "Vocoder: none named (hf_vclone uses Griffin-Lim; pass a HiFi-GAN for better audio).")
+
+    def card_usage(self, meta: Any, where: str, speaker_name: str | None, from_hub: bool) -> list[str]:
+        """The model card's snippet that loads and runs this voice with plain transformers (and peft)."""
+        speaker_file = "speaker_embeddings.safetensors"
+        load = ["from huggingface_hub import hf_hub_download" if from_hub else "import os",
+                "from safetensors.torch import load_file"]
+        path = f'hf_hub_download("{where}", "{speaker_file}")' if from_hub else f'os.path.join("{where}", "{speaker_file}")'
+        if meta.is_adapter:
+            model = ["from peft import PeftModel", "from transformers import SpeechT5ForTextToSpeech, SpeechT5Processor", "",
+                     f'base = SpeechT5ForTextToSpeech.from_pretrained("{meta.base_model}")',
+                     f'model = PeftModel.from_pretrained(base, "{where}")  # or base.load_adapter("{where}")']
+        else:
+            model = ["from transformers import SpeechT5ForTextToSpeech, SpeechT5Processor", "",
+                     f'model = SpeechT5ForTextToSpeech.from_pretrained("{where}")']
+        return ["With plain transformers" + (" and peft" if meta.is_adapter else "") + " (a log-mel spectrogram; "
+                "pass `vocoder=` a `SpeechT5HifiGan` to get audio):", "", "```python", *load, *model,
+                f'processor = SpeechT5Processor.from_pretrained("{where}")',
+                f"speaker = load_file({path})[\"{speaker_name}\"]" if speaker_name
+                else f"speaker = next(iter(load_file({path}).values()))",
+                'inputs = processor(text="Hello from my new voice.", return_tensors="pt")',
+                'mel = model.generate(inputs["input_ids"], speaker_embeddings=speaker[None])', "```", ""]
+
     def load_vocoder(self, name: str | None) -> nn.Module | None:
         return None if name is None else load_model(SpeechT5HifiGan, name, "model.vocoder").eval()
 

@@ -336,6 +336,23 @@ class VitsBackend:
         return [(GROUPS["text_encoder"],), (GROUPS["duration_predictor"], GROUPS["flow"], GROUPS["posterior_encoder"]),
                 (GROUPS["decoder"],)]
 
+    def card_model_line(self, meta: Any) -> str:
+        """The model card's line on what turns this voice's output into audio: nothing, it is end to end."""
+        return "Model: VITS, end to end (text to waveform; no vocoder)."
+
+    def card_usage(self, meta: Any, where: str, speaker_name: str | None, from_hub: bool) -> list[str]:
+        """The model card's snippet that loads and runs this voice with plain transformers (and peft)."""
+        if meta.is_adapter:
+            return ["With plain transformers and peft:", "", "```python", "import torch",
+                    "from peft import PeftModel", "from transformers import VitsModel, VitsTokenizer", "",
+                    f'model = PeftModel.from_pretrained(VitsModel.from_pretrained("{meta.base_model}"), "{where}")',
+                    f'tokenizer = VitsTokenizer.from_pretrained("{where}")',
+                    'with torch.no_grad():',
+                    '    audio = model(**tokenizer("Hello from my new voice.", return_tensors="pt")).waveform[0]', "```", ""]
+        return ["With plain transformers:", "", "```python", "from transformers import pipeline", "",
+                f'speak = pipeline("text-to-speech", model="{where}")',
+                'out = speak("Hello from my new voice.")  # {"audio": ..., "sampling_rate": ...}', "```", ""]
+
     def load_vocoder(self, name: str | None) -> None:
         if name is not None:
             raise UserError("model.vocoder: VITS makes its own waveform; remove model.vocoder")

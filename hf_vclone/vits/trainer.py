@@ -136,6 +136,10 @@ class VitsTrainer(VoiceTrainer):
             torch.save(self.discriminator_optimizer.state_dict(), Path(output_dir) / DISCRIMINATOR_OPTIMIZER)
             torch.save(self.discriminator_scheduler.state_dict(), Path(output_dir) / DISCRIMINATOR_SCHEDULER)
 
+    def save_extras(self, output_dir: str | Path) -> dict[str, Path]:
+        """The discriminator beside the voice: a later fine-tune can start from it (`vits.discriminator`)."""
+        return {"discriminator": self.save_discriminator(output_dir)}
+
     def save_discriminator(self, output_dir: str | Path) -> Path:
         path = Path(output_dir) / DISCRIMINATOR_FILE
         state = {k: v.detach().contiguous() for k, v in self._discriminator.state_dict().items()}

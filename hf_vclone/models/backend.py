@@ -1,0 +1,72 @@
+"""The Backend protocol: everything the rest of hf_vclone asks of a model family.
+
+A model family (SpeechT5, VITS, next Tacotron 2) is one module with a class that satisfies this
+protocol, plus its light recipe section (`<family>_section.py`: settings, value ranges, rules),
+registered by name in hf_vclone/backends.py. Nothing outside the backends asks which model it is;
+it calls these members. tests/test_backends.py checks that every registered backend has each of
+them with the same parameters, so a new family finds here what it must provide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import ModelConfig, StrategyConfig
+from ..data.prepare import FeatureSpec
+from .speakers import SpeakerTable
+
+
+class Backend(Protocol):
+    name: str  # the recipe's model.type
+    model_class: type  # the PreTrainedModel a voice's weights load into (`from_pretrained`)
+    processor_class: type  # the tokenizer / processor saved beside them
+    default_lora: dict  # peft LoraConfig fields for strategy lora, before the recipe's own
+    head_prefixes: tuple[str, ...]  # parameter-name prefixes strategy head_only trains
+
+    # ---- building: processor, model, vocoder, the trainable voice -------------------------------
+    def load_processor(self, cfg: ModelConfig, texts: list[str]) -> Any: ...
+
+    def load_model(self, cfg: ModelConfig, processor: Any) -> nn.Module: ...
+
+    def load_vocoder(self, name: str | None) -> nn.Module | None: ...
+
+    def speaker_dim(self, tts: nn.Module) -> int: ...
+
+    def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> nn.Module: ...
+
+    # ---- data: what a clip becomes, and how clips become a batch --------------------------------
+    def sampling_rate(self, processor: Any) -> int: ...
+
+    def feature_spec(self, processor: Any) -> FeatureSpec: ...
+
+    def collator(self, tts: nn.Module, processor: Any) -> Callable[[list[dict]], dict]: ...
+
+    def text_tokenizer(self, processor: Any) -> Any: ...
+
+    # ---- training: the Trainer, and the parts the strategies name ------------------------------
+    def trainer_class(self) -> tuple[type, dict]: ...
+
+    def frozen_prefixes(self, tts: nn.Module, cfg: StrategyConfig) -> list[str]: ...
+
+    def depth_levels(self, tts: nn.Module) -> list[tuple[str, ...]]: ...
+
+    # ---- speaking: a log-mel for scoring, audio (and its alignment) for listening ---------------
+    def mel(self, voice: nn.Module, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
+            maxlenratio: float) -> np.ndarray: ...
+
+    def speak(self, voice: nn.Module, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
+              maxlenratio: float, processor: Any, vocoder: nn.Module | None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def speak_with_alignment(self, voice: nn.Module, input_ids: torch.Tensor, speaker: torch.Tensor,
+                             minlenratio: float, maxlenratio: float, processor: Any,
+                             vocoder: nn.Module | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]: ...
+
+    # ---- the model card ------------------------------------------------------------------------
+    def card_model_line(self, meta: Any) -> str: ...
+
+    def card_usage(self, meta: Any, where: str, speaker_name: str | None, from_hub: bool) -> list[str]: ...

@@ -1,0 +1,72 @@
+"""The `vits:` recipe section: the VITS backend's settings (loss weights, discriminator), their
+value ranges and the rules that combine them with the rest of a recipe.
+
+A light module (no torch, no transformers at import), for the same reason as speecht5_section.py:
+config.py validates a recipe with it, and the backend imports config, one way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+KEY = "vits"
+
+
+@dataclass
+class VitsConfig:
+    """model.type vits: the training losses' weights (the published VITS defaults) and the discriminator."""
+
+    mel_weight: float = 45.0  # L1 between log-mels of the generated and the real slice
+    kl_weight: float = 1.0
+    duration_weight: float = 1.0
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 2.0
+    segment_frames: int = 32  # latent frames decoded per clip per step (32 x hop 256 = 8192 samples)
+    mel_bins: int = 80
+    discriminator: str | None = None  # a folder with discriminator.safetensors (e.g. a previous voice); none: fresh
+    discriminator_width: float = 1.0  # channel multiplier (1.0 is the published size)
+    discriminator_learning_rate: float | None = None  # none: training.learning_rate
+
+
+# (key, holds for the value, what the value must be), as config.RANGES
+RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
+    ("vits.mel_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 45)"),
+    ("vits.kl_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
+    ("vits.duration_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
+    ("vits.adversarial_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
+    ("vits.feature_matching_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 2)"),
+    ("vits.segment_frames", lambda v: v >= 1, "1 or more frames (published: 32)"),
+    ("vits.mel_bins", lambda v: v >= 1, "1 or more mel bins (published: 80)"),
+    ("vits.discriminator_width", lambda v: 0 < v < math.inf, "a channel multiplier above 0 (1.0 is the published size)"),
+    ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
+]
+
+
+def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
+    """(keys, clash, problem) for settings a VITS recipe cannot combine (config._conflicts' form)."""
+    s, t = r.strategy, r.training
+    picks_speaker_embedding = s.name == "speaker_embedding" or (
+        s.name == "auto" and s.auto.little_similar == "speaker_embedding")
+    speaker_embedding = ("strategy.name: speaker_embedding" if s.name != "auto" else
+                         "strategy.name: auto may pick speaker_embedding (strategy.auto.little_similar), which")
+    return [
+        (("training.fp16", "model.type"), bool(t.get("fp16")),
+         "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
+         "use training.bf16: true or float32"),
+        (("strategy.name", "strategy.auto.little_similar", "model.type"), picks_speaker_embedding,
+         f"{speaker_embedding} trains only a speaker vector, and a VITS voice has none (the voice is in its weights); "
+         "pick another strategy (for auto: strategy.auto.little_similar: head_only)"),
+    ]
+
+
+def model_config_class() -> type:
+    """The transformers config class that `model.init_config` and `model.config_overrides` fill."""
+    from transformers import VitsConfig as HFVitsConfig
+
+    return HFVitsConfig
+
+# The settings class a recipe's `vits:` section fills (hf_vclone.backends builds the backend with it).
+SETTINGS = VitsConfig
