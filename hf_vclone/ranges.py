@@ -1,4 +1,4 @@
-"""Small predicates shared by the recipe's value-range rules (config.py and each backend's section)."""
+"""Small predicates shared by the recipe's value-range rules (config/rules.py and each backend's section)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ import yaml
 from safetensors.torch import load_file
 
 from hf_vclone.cli import main
-from hf_vclone.config import _HUB_TRAINING_FIELDS, SECTIONS
+from hf_vclone.config import SECTIONS
+from hf_vclone.config.schema import HUB_TRAINING_FIELDS
 
 from conftest import tiny_recipe
 
@@ -124,7 +125,7 @@ def training_fields() -> list[tuple[str, Any]]:
     from transformers import TrainingArguments
 
     return [(f.name, f.type) for f in dataclasses.fields(TrainingArguments)
-            if f.name != "output_dir" and f.name not in _HUB_TRAINING_FIELDS]
+            if f.name != "output_dir" and f.name not in HUB_TRAINING_FIELDS]
 
 
 # ---- the cases, by kind ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The `speecht5:` recipe section: the SpeechT5 backend's settings, their value ranges and the
 rules that combine them with the rest of a recipe.
 
-A light module (no torch, no transformers at import): config.py reads every backend's section to
+A light module (no torch, no transformers at import): hf_vclone.config reads every backend's section to
 validate a recipe before anything heavy loads, and the backend (models/speecht5.py) imports config,
 so the imports go one way.
 """
@@ -38,7 +38,7 @@ class SpeechT5TrainingConfig:
     text_only: float = 0.0
 
 
-# (key, holds for the value, what the value must be), as config.RANGES
+# (key, holds for the value, what the value must be), as config/rules.py RANGES
 RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("speecht5.scheduled_sampling", fraction, "a share from 0 to 1, e.g. 0.5"),
     ("speecht5.scheduled_sampling_start", lambda v: v >= 0, "a training step, 0 or more"),
@@ -48,7 +48,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
 
 
 def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
-    """(keys, clash, problem) for settings a SpeechT5 recipe cannot combine (config._conflicts' form)."""
+    """(keys, clash, problem) for settings a SpeechT5 recipe cannot combine (config/rules.py's form)."""
     s = r.strategy
     return [
         (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None,

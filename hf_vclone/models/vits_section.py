@@ -2,7 +2,7 @@
 value ranges and the rules that combine them with the rest of a recipe.
 
 A light module (no torch, no transformers at import), for the same reason as speecht5_section.py:
-config.py validates a recipe with it, and the backend imports config, one way.
+hf_vclone.config validates a recipe with it, and the backend imports config, one way.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class VitsConfig:
     discriminator_learning_rate: float | None = None  # none: training.learning_rate
 
 
-# (key, holds for the value, what the value must be), as config.RANGES
+# (key, holds for the value, what the value must be), as config/rules.py RANGES
 RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("vits.mel_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 45)"),
     ("vits.kl_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
@@ -46,7 +46,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
 
 
 def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
-    """(keys, clash, problem) for settings a VITS recipe cannot combine (config._conflicts' form)."""
+    """(keys, clash, problem) for settings a VITS recipe cannot combine (config/rules.py's form)."""
     s, t = r.strategy, r.training
     picks_speaker_embedding = s.name == "speaker_embedding" or (
         s.name == "auto" and s.auto.little_similar == "speaker_embedding")
