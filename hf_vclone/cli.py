@@ -41,27 +41,29 @@ def _prepare(ns: argparse.Namespace) -> int:
     """Check and cache the data of a recipe without training; `train` reuses the cache."""
     import time
 
+    from .backends import recipe_backend
     from .config import load_recipe
-    from .finetune import FineTuneRun
+    from .recipe_data import prepare_recipe_data
 
     start = time.perf_counter()
-    job = FineTuneRun(load_recipe(ns.recipe, ns.overrides))
-    data = job.prepare_data()
+    recipe = load_recipe(ns.recipe, ns.overrides)
+    out = Path(recipe.output.dir)
+    data, _ = prepare_recipe_data(recipe, recipe_backend(recipe), out)
     print(f"{data.summary()} in {time.perf_counter() - start:.1f} s")
     if data.cache:
         print(f"  features        {data.cache} ({'reused' if data.from_cache else 'computed and cached'})")
     for name in ("data_card.md", "durations.png", "skipped.csv"):
-        if (job.out / name).is_file():
-            print(f"  {name:<15} {job.out / name}")
+        if (out / name).is_file():
+            print(f"  {name:<15} {out / name}")
     return 0
 
 
 def _evaluate(ns: argparse.Namespace) -> int:
     from .config import load_recipe
-    from .finetune import FineTuneRun
+    from .evaluate_voice import evaluate_saved
 
     out = ns.out or f"{ns.model.rstrip('/')}/evaluation"
-    report = FineTuneRun(load_recipe(ns.recipe, ns.overrides)).evaluate_saved(ns.model, out)
+    report = evaluate_saved(load_recipe(ns.recipe, ns.overrides), ns.model, out)
     print(_metrics_table(report))
     print(f"report: {out}/report.md")
     return 0

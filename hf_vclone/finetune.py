@@ -24,13 +24,8 @@ from transformers import set_seed
 from .auto_strategy import StrategyChoice, choose_strategy
 from .callbacks import VoiceEvaluator
 from .config import Recipe, RecipeError
-from .data.audio import clean, decode
-from .data.demo_corpus import build_demo_corpus
-from .data.card import write_data_card
-from .data.prepare import PreparedData, prepare
-from .data.sources import load_source
-from .data.text import get_normalizer
-from .evaluation import MelFn, System, closest_system, compare_systems
+from .data.prepare import PreparedData
+from .evaluation import System, compare_systems
 from .voice_io import VoiceMeta, save_voice
 from .checkpoints import check_fingerprint, resolve_resume
 from .guards import NonFiniteGuard, Preempted, Preemption
@@ -43,7 +38,8 @@ from .layer_lr import lr_multipliers as lr_multipliers_for
 from .backends import recipe_backend
 from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
-from .other_voices import other_voice_systems
+from .recipe_data import prepare_recipe_data
+from .systems import Speaking, audio_only, other_voices, reference_audio
 from .plots import loss_curve
 from .report import ALIGNMENTS
 from .strategies import apply_strategy, check_compatible, describe
@@ -140,7 +136,7 @@ class FineTuneRun:
         rows = held_out.select(range(min(cfg.during_training, len(held_out))))
 
         def speak_fn(voice: torch.nn.Module, text: str) -> tuple[np.ndarray, ...]:
-            return self._system(voice, voice.speakers.vector())(text)
+            return self.speaking.system(voice, voice.speakers.vector())(text)
 
         return VoiceEvaluator(
             list(rows["text"]), [np.asarray(m, np.float32) for m in rows["labels"]],
@@ -150,41 +146,16 @@ class FineTuneRun:
         )
 
     def _reference_audio(self, row: dict) -> np.ndarray:
-        """The held-out recording as the model heard it: decoded and cleaned like training audio."""
-        cfg, rate = self.recipe.data, self.backend.sampling_rate(self.processor)
-        wave, source_rate = decode(row["audio"].get("path"), row["audio"].get("bytes"))
-        return clean(wave, source_rate, rate, cfg.loudness_lufs, cfg.trim_top_db)
+        return reference_audio(row, self.recipe.data, self.backend.sampling_rate(self.processor))
 
     @functools.cached_property
     def vocoder(self) -> torch.nn.Module | None:
         return self.backend.load_vocoder(self.recipe.model.vocoder)
 
-    def _mel_fn(self, voice: torch.nn.Module, speaker: torch.Tensor, processor=None) -> MelFn:
-        """text -> log10 mel of `voice` speaking with `speaker` (no waveform: cheaper where the
-        backend has a separate vocoder), seeded so samples repeat."""
-        cfg, processor = self.recipe.evaluation, processor or self.processor
-        tokenizer = self.backend.text_tokenizer(processor)
-
-        def mel(text: str) -> np.ndarray:
-            set_seed(cfg.seed)
-            ids = torch.tensor([tokenizer(text)["input_ids"]])
-            return self.backend.mel(voice, ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio)
-
-        return mel
-
-    def _system(self, voice: torch.nn.Module, speaker: torch.Tensor, processor=None) -> System:
-        """text -> (log10 mel, waveform, alignment or None) of `voice` speaking with `speaker`, seeded;
-        the alignment comes from the same generation as the mel, not from a second one."""
-        cfg, processor = self.recipe.evaluation, processor or self.processor
-        tokenizer, vocoder = self.backend.text_tokenizer(processor), self.vocoder
-
-        def speak(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-            set_seed(cfg.seed)
-            ids = torch.tensor([tokenizer(text)["input_ids"]])
-            return self.backend.speak_with_alignment(voice, ids, speaker.detach(), cfg.minlenratio, cfg.maxlenratio,
-                                                     processor, vocoder)
-
-        return speak
+    @functools.cached_property
+    def speaking(self) -> Speaking:
+        """How this run's voices speak for scoring (its processor, vocoder, evaluation settings)."""
+        return Speaking(self.backend, self.processor, self.vocoder, self.recipe.evaluation)
 
     def _load_evaluation_models(self) -> None:
         """The vocoder, speaker encoder and ASR model load before training: a wrong id should
@@ -199,20 +170,9 @@ class FineTuneRun:
             _ = self.other_voices
 
     def prepare_data(self) -> PreparedData:
-        """Corpus -> checked, cleaned, featurised and cached clips; `hf-vclone prepare` stops here.
-        Writes skipped.csv and the data card into the output folder."""
-        cfg = self.recipe.data
-        if cfg.normalize_text:
-            get_normalizer(cfg.language)  # an unknown language fails now, not after decoding
-        if cfg.generate_demo:
-            build_demo_corpus(cfg.path, clips_per_base_voice=cfg.demo_clips_per_voice)
-        raw = load_source(cfg)
-        texts = [] if isinstance(raw, IterableDataset) else [t for t in raw["text"] if t]
-        self.processor = self.backend.load_processor(self.recipe.model, texts)
-        report_dir = self.out if self.args.should_save else None
-        data = prepare(raw, cfg, self.backend.feature_spec(self.processor), report_dir)
-        if report_dir is not None and not isinstance(data.train, IterableDataset):
-            write_data_card(data, cfg.path, report_dir)
+        """Corpus -> checked, cleaned, featurised and cached clips (recipe_data.py); skipped.csv and
+        the data card go into the output folder, written by the main process."""
+        data, self.processor = prepare_recipe_data(self.recipe, self.backend, self.out if self.args.should_save else None)
         return data
 
     def _meta(self) -> VoiceMeta:
@@ -242,7 +202,7 @@ class FineTuneRun:
         base_dir = self.recipe.model.name_or_path
         table = SpeakerTable.load(base_dir) if (Path(base_dir) / SPEAKER_FILE).is_file() else self.initial_speakers
         base = self.backend.make_voice(tts, table).eval()
-        voices = {name: _audio_only(self._system(base, table.vector(name))) for name in table.names}
+        voices = {name: audio_only(self.speaking.system(base, table.vector(name))) for name in table.names}
         rows = self.data.train.select(range(min(cfg.probe_sentences, len(self.data.train))))
         references = [self._reference_audio(row) for row in rows]
         minutes = float(sum(self.data.train["seconds"])) / 60
@@ -331,62 +291,17 @@ class FineTuneRun:
         notes = {}
         if cfg.compare_base and self.recipe.model.init_config is None:
             base_tts = self.backend.load_model(self.recipe.model, self.processor)
-            systems["base"], notes = self._base_system(base_tts, self.initial_speakers)
-        systems["fine_tuned"] = self._system(voice, voice.speakers.vector())
+            systems["base"], notes = self.speaking.base_system(base_tts, self.recipe.model.name_or_path,
+                                                               self.initial_speakers, self.data.train)
+        systems["fine_tuned"] = self.speaking.system(voice, voice.speakers.vector())
         rate = self.backend.sampling_rate(self.processor)
         return compare_systems(systems, self.data.eval, cfg, self.out, rate, self._reference_audio, notes,
                                self.other_voices)
 
-    def evaluate_saved(self, directory: str | Path, out: str | Path) -> dict:
-        """`hf-vclone evaluate`: score a saved voice on this recipe's held-out clips (the same
-        split training used), against the recipe's base model."""
-        from .synthesize import Synthesizer
-
-        cfg = self.recipe.evaluation
-        self.data = self.prepare_data()
-        if self.data.eval is None:
-            raise RecipeError(["data.eval_size: evaluation needs held-out clips; set it above 0"], self.recipe.source)
-        synth = Synthesizer(directory)
-        systems, notes = {}, {}
-        if cfg.compare_base and self.recipe.model.init_config is None:
-            base_tts = self.backend.load_model(self.recipe.model, self.processor)
-            systems["base"], notes = self._base_system(base_tts, synth.voice.speakers)
-        systems["fine_tuned"] = self._system(synth.voice, synth.voice.speakers.vector(), synth.processor)
-        rate = self.backend.sampling_rate(self.processor)
-        return compare_systems(systems, self.data.eval, cfg, out, rate, self._reference_audio, notes,
-                               self.other_voices)
-
     @functools.cached_property
     def other_voices(self) -> dict[str, System] | None:
-        """`evaluation.other_voices`: other real voices reading the held-out sentences, featurised
-        like the target's recordings (the same clips compare_systems scores). Read before training,
-        so a missing recording fails in the first minute."""
-        cfg = self.recipe.evaluation
-        if not cfg.other_voices or not isinstance(self.data.eval, Dataset):
-            return None
-        rows = self.data.eval.select(range(min(cfg.num_samples, len(self.data.eval))))
-        featurize = self.backend.feature_spec(self.processor).featurize
-        return other_voice_systems(cfg.other_voices, list(rows["id"]), list(rows["text"]), self._reference_audio,
-                                   lambda wave, text: featurize(wave, text)["labels"])
-
-    def _base_system(self, base_tts: torch.nn.Module, fallback: SpeakerTable) -> tuple[System, dict]:
-        """The untouched base, speaking with its own voice nearest the target (a fair baseline:
-        a user without hf_vclone would pick that voice). A base without a speaker table of its
-        own (e.g. microsoft/speecht5_tts) speaks with the fine-tune's starting vector."""
-        base_dir = self.recipe.model.name_or_path
-        if base_dir and (Path(base_dir) / SPEAKER_FILE).is_file():
-            table = SpeakerTable.load(base_dir)
-        else:
-            table = fallback
-        base = self.backend.make_voice(base_tts, table).eval()
-        candidates = {name: self._mel_fn(base, table.vector(name)) for name in table.names}
-        name, scores = closest_system(candidates, self.data.train)
-        notes = {"base_speaker": name, "base_speaker_mcd_on_training_clips": scores}
-        return self._system(base, table.vector(name)), notes
-
-
-def _audio_only(system: System):
-    return lambda text: system(text)[1]
+        """Read before training, so that a missing recording fails in the first minute."""
+        return other_voices(self.recipe.evaluation, self.data.eval, self.backend, self.processor, self.recipe.data)
 
 
 def run(recipe: Recipe) -> RunResult:

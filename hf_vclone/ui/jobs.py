@@ -17,7 +17,9 @@ from transformers import TrainerCallback
 
 from ..config import Recipe, load_recipe
 from ..errors import UserError
+from ..backends import recipe_backend
 from ..finetune import FineTuneRun
+from ..recipe_data import prepare_recipe_data
 
 
 def page_recipe(recipe_file: str | Path, corpus: Path, out: Path, strategy: str, max_steps: int,
@@ -41,7 +43,7 @@ class DoctorReport:
 
 def check_data(recipe: Recipe) -> DoctorReport:
     """The data doctor: the recipe's own preparation (checks, clean-up, features) on the clips."""
-    data = FineTuneRun(recipe).prepare_data()
+    data, _ = prepare_recipe_data(recipe, recipe_backend(recipe), Path(recipe.output.dir))
     kept = [[row["id"], round(float(row["seconds"]), 2), row["text"]]
             for split in (data.train, data.eval) if split is not None for row in split]
     dropped = [[s.get("id", ""), s.get("reason", "")] for s in data.skipped]

@@ -1,0 +1,33 @@
+"""`hf-vclone evaluate`: a saved voice scored on a recipe's held-out clips (the same split its
+training used), against the recipe's base model, without building a training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .backends import recipe_backend
+from .config import Recipe, RecipeError
+from .evaluation import compare_systems
+from .recipe_data import prepare_recipe_data
+from .synthesize import Synthesizer
+from .systems import Speaking, other_voices, reference_audio
+
+
+def evaluate_saved(recipe: Recipe, directory: str | Path, out: str | Path) -> dict:
+    cfg = recipe.evaluation
+    backend = recipe_backend(recipe)
+    data, processor = prepare_recipe_data(recipe, backend, Path(recipe.output.dir))
+    if data.eval is None:
+        raise RecipeError(["data.eval_size: evaluation needs held-out clips; set it above 0"], recipe.source)
+    synth = Synthesizer(directory)
+    vocoder = backend.load_vocoder(recipe.model.vocoder)
+    systems, notes = {}, {}
+    if cfg.compare_base and recipe.model.init_config is None:
+        base_tts = backend.load_model(recipe.model, processor)
+        systems["base"], notes = Speaking(backend, processor, vocoder, cfg).base_system(
+            base_tts, recipe.model.name_or_path, synth.voice.speakers, data.train)
+    systems["fine_tuned"] = Speaking(backend, synth.processor, vocoder, cfg).system(
+        synth.voice, synth.voice.speakers.vector())
+    rate = backend.sampling_rate(processor)
+    return compare_systems(systems, data.eval, cfg, out, rate, lambda row: reference_audio(row, recipe.data, rate),
+                           notes, other_voices(cfg, data.eval, backend, processor, recipe.data))
