@@ -258,15 +258,20 @@ class SpeechT5Backend:
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> SpeechT5Voice:
         s = self.settings
-        delayed = s.scheduled_sampling_start > 0 or s.scheduled_sampling_ramp > 0
-        return SpeechT5Voice(tts, speakers, 0.0 if delayed else s.scheduled_sampling, s.text_only)
+        # A ramped share is set step by step by ScheduledSamplingRamp (trainer_class); it starts at 0.
+        return SpeechT5Voice(tts, speakers, 0.0 if self._ramped else s.scheduled_sampling, s.text_only)
+
+    @property
+    def _ramped(self) -> bool:
+        """Scheduled sampling that starts late or rises over steps (speecht5.scheduled_sampling_start/_ramp)."""
+        return self.settings.scheduled_sampling_start > 0 or self.settings.scheduled_sampling_ramp > 0
 
     def trainer_class(self) -> tuple[type, dict]:
         """The Trainer subclass that trains this backend, and its extra arguments."""
         from ..trainer import VoiceTrainer
 
         s = self.settings
-        if s.scheduled_sampling > 0 and (s.scheduled_sampling_start > 0 or s.scheduled_sampling_ramp > 0):
+        if s.scheduled_sampling > 0 and self._ramped:
             return VoiceTrainer, {"callbacks": [ScheduledSamplingRamp(s.scheduled_sampling, s.scheduled_sampling_start,
                                                                       s.scheduled_sampling_ramp)]}
         return VoiceTrainer, {}
