@@ -1,7 +1,8 @@
 """Why does a SpeechT5 base not speak? Teacher-forced vs free-running, and what its encoder hears.
 
 For one base voice and a few sentences it never trained on, this prints:
-- CER of the real recording, of the base teacher-forced on that recording, and free-running;
+- CER of the real recording, of the base teacher-forced on that recording, fed silence (zeros:
+  what it reads from the text alone, the `speecht5.text_only` clips' task) and free-running;
 - the teacher-forced L1 on training clips beside two baselines: "copy the previous decoder step"
   and "the clip's mean spectrum" (a model below the mean has learned nothing; below copying, it
   uses more than its own past);
@@ -32,14 +33,17 @@ from hf_vclone.synthesize import load_voice
 UNRELATED = ("the old farmer carried a heavy box near the river", "xq zvkwp mbuug yjjfl h wqxwj sfk ilqa pfm xzbmb")
 
 
-def teacher_forced(synth, text: str, mel: np.ndarray, speaker: str):
-    """The model's output and cross-attentions with the real mel as its decoder input."""
+def teacher_forced(synth, text: str, mel: np.ndarray, speaker: str, silent: bool = False):
+    """The model's output and cross-attentions with the real mel as its decoder input (`silent`:
+    zeros instead, what `speecht5.text_only` clips are fed: every frame from the text alone)."""
     tts, r = synth.voice.tts, synth.voice.tts.config.reduction_factor
     ids = torch.tensor([synth.processor.tokenizer(text)["input_ids"]])
     labels = torch.tensor(mel[: len(mel) - len(mel) % r])[None]
+    inputs = torch.zeros(1, labels.shape[1] // r, labels.shape[2]) if silent else None
     torch.manual_seed(0)
     with torch.no_grad():
         out = tts(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, output_attentions=True,
+                  decoder_input_values=inputs,
                   speaker_embeddings=synth.voice.speakers.vector(speaker).reshape(1, -1), return_dict=True)
     return out.spectrogram[0].numpy(), labels[0].numpy(), out.cross_attentions
 
@@ -78,13 +82,15 @@ def main() -> None:
     texts = held_out_sentences(args.sentences)
     with tempfile.TemporaryDirectory() as tmp:
         refs = real_recordings(args.speaker, texts, rate, Path(tmp))
-    waves: dict[str, list[np.ndarray]] = {"real": [], "teacher-forced": [], "free-running": []}
+    waves: dict[str, list[np.ndarray]] = {"real": [], "teacher-forced": [], "text only": [], "free-running": []}
     for i, (text, ref) in enumerate(zip(texts, refs)):
         mel = log_mel(ref)
         out, _, attentions = teacher_forced(synth, text, mel, args.speaker)
+        silent, _, _ = teacher_forced(synth, text, mel, args.speaker, silent=True)
         free = synth.mel(text, speaker=args.speaker, minlenratio=0.0, maxlenratio=8.0)
         waves["real"].append(ref)
         waves["teacher-forced"].append(synth.backend.mel_to_audio(out, synth.processor, None))
+        waves["text only"].append(synth.backend.mel_to_audio(silent, synth.processor, None))
         waves["free-running"].append(synth.backend.mel_to_audio(free, synth.processor, None))
         if i == 0 and args.png:
             plot(args.png, mel, free, attentions, text)

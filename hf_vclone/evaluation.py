@@ -46,7 +46,7 @@ from .report import ALIGNMENTS, write_report
 MelFn = Callable[[str], np.ndarray]  # text -> (frames, bins) log10 mel
 # text -> (log10 mel, waveform), or (log10 mel, waveform, alignment or None): one voice speaking. The
 # alignment, (decoder steps, text tokens), comes from the same generation as the mel (a backend's
-# speak_with_alignment); real recordings and backends without attention give none.
+# speak, an Utterance); real recordings and backends without attention give none.
 System = Callable[[str], tuple[np.ndarray, ...]]
 ReferenceFn = Callable[[dict], np.ndarray]  # dataset row -> cleaned reference waveform at the model's rate
 CER_SKIPPED = "skipped: evaluation.asr_model is null (intelligibility is not estimated without an ASR model)"

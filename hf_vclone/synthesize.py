@@ -58,14 +58,14 @@ class Synthesizer:
     def mel(self, text: str, speaker: str | None = None, seed: int = 0,
             minlenratio: float = 0.5, maxlenratio: float = 8.0) -> np.ndarray:
         ids, vector = self._inputs(text, speaker, seed)
-        return self.backend.mel(self.voice, ids, vector, minlenratio, maxlenratio)
+        return self.backend.speak(self.voice, ids, vector, minlenratio, maxlenratio, self.processor, self.vocoder,
+                                  audio=False).mel
 
     def synthesize(self, text: str, speaker: str | None = None, seed: int = 0) -> tuple[np.ndarray, int]:
         if not text.strip():
             raise UserError("nothing to say: the text is empty")
         ids, vector = self._inputs(text, speaker, seed)
-        _, audio = self.backend.speak(self.voice, ids, vector, 0.5, 8.0, self.processor, self.vocoder)
-        return audio, self.sampling_rate
+        return self.backend.speak(self.voice, ids, vector, 0.5, 8.0, self.processor, self.vocoder).audio, self.sampling_rate
 
     def _inputs(self, text: str, speaker: str | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         set_seed(seed)  # SpeechT5's prenet dropout and VITS's noise are random at inference

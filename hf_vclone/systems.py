@@ -41,7 +41,8 @@ class Speaking:
         def mel(text: str) -> np.ndarray:
             set_seed(self.cfg.seed)
             ids = torch.tensor([tokenizer(text)["input_ids"]])
-            return self.backend.mel(voice, ids, speaker.detach(), self.cfg.minlenratio, self.cfg.maxlenratio)
+            return self.backend.speak(voice, ids, speaker.detach(), self.cfg.minlenratio, self.cfg.maxlenratio,
+                                      self.processor, self.vocoder, audio=False).mel
 
         return mel
 
@@ -53,8 +54,9 @@ class Speaking:
         def speak(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             set_seed(self.cfg.seed)
             ids = torch.tensor([tokenizer(text)["input_ids"]])
-            return self.backend.speak_with_alignment(voice, ids, speaker.detach(), self.cfg.minlenratio,
-                                                     self.cfg.maxlenratio, self.processor, self.vocoder)
+            spoken = self.backend.speak(voice, ids, speaker.detach(), self.cfg.minlenratio, self.cfg.maxlenratio,
+                                        self.processor, self.vocoder)
+            return spoken.mel, spoken.audio, spoken.alignment
 
         return speak
 

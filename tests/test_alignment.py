@@ -76,15 +76,20 @@ def test_speecht5_speaks_and_aligns_in_one_generation(tiny_base: Path, tmp_path:
     generate, calls = synth.voice.tts.generate, []
     synth.voice.tts.generate = lambda *args, **kwargs: calls.append(kwargs) or generate(*args, **kwargs)
     set_seed(0)
-    mel, wave, alignment = synth.backend.speak_with_alignment(synth.voice, ids, vector, 0.5, 2.0, synth.processor, None)
+    spoken = synth.backend.speak(synth.voice, ids, vector, 0.5, 2.0, synth.processor, None)
+    mel, wave, alignment = spoken.mel, spoken.audio, spoken.alignment
     assert len(calls) == 1 and calls[0]["output_cross_attentions"]  # one generation for the mel and the attention
     reduction = synth.voice.tts.config.reduction_factor
     assert len(mel) % reduction == 0 and alignment.shape == (len(mel) // reduction, ids.shape[1])
     assert np.allclose(alignment.sum(1), 1.0, atol=1e-4)  # each step's attention is a distribution over the text
     assert len(wave) > 0 and -1.0 <= diagonality(alignment) <= 1.0
     set_seed(0)
-    plain, _ = synth.backend.speak(synth.voice, ids, vector, 0.5, 2.0, synth.processor, None)
+    synth.voice.tts.generate = generate
+    plain = synth.voice.generate_mel(ids, vector, 0.5, 2.0).numpy()
     assert np.array_equal(plain, mel)  # asking for the attention does not change what is spoken
+    set_seed(0)
+    mel_only = synth.backend.speak(synth.voice, ids, vector, 0.5, 2.0, synth.processor, None, audio=False)
+    assert mel_only.audio is None and np.array_equal(mel_only.mel, mel)
     path = alignment_plot({"fine_tuned": alignment, "again": alignment}, f'"{text}"', tmp_path / "alignment.png")
     assert path.is_file() and path.stat().st_size > 1000
 
@@ -96,10 +101,11 @@ def test_vits_speaks_as_before_and_has_no_alignment(tiny_vits_base: Path) -> Non
     voice = backend.make_voice(VitsModel.from_pretrained(tiny_vits_base), no_speakers).eval()
     ids, speaker = torch.tensor([tokenizer("the north wind")["input_ids"]]), voice.speakers.vector()
     set_seed(0)
-    mel, wave, alignment = backend.speak_with_alignment(voice, ids, speaker, 0.5, 2.0, tokenizer, None)
+    spoken = backend.speak(voice, ids, speaker, 0.5, 2.0, tokenizer, None)
     set_seed(0)
-    plain_mel, plain_wave = backend.speak(voice, ids, speaker, 0.5, 2.0, tokenizer, None)
-    assert alignment is None and np.array_equal(mel, plain_mel) and np.array_equal(wave, plain_wave)
+    wave = voice.generate_waveform(ids).numpy()
+    assert spoken.alignment is None and np.array_equal(spoken.audio, wave)
+    assert np.array_equal(spoken.mel, voice.log10_mel(torch.from_numpy(wave)).numpy())  # measured on what it said
 
 
 def test_compare_systems_draws_the_alignments_and_the_report_shows_them(tmp_path: Path) -> None:

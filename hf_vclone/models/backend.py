@@ -10,6 +10,7 @@ them with the same parameters, so a new family finds here what it must provide.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,6 +20,16 @@ from torch import nn
 from ..config import ModelConfig, StrategyConfig
 from ..data.prepare import FeatureSpec
 from .speakers import SpeakerTable
+
+
+@dataclass
+class Utterance:
+    """One generation: what is heard, scored and plotted is the same utterance (SpeechT5's prenet
+    dropout is random even at inference, so a second generation would say something else)."""
+
+    mel: np.ndarray  # (frames, mel bins) log10 mel, the scale evaluation compares on
+    audio: np.ndarray | None  # waveform at the backend's rate; None when not asked for (scoring mels only)
+    alignment: np.ndarray | None  # (decoder steps, text tokens) attention; None for a backend without one
 
 
 class Backend(Protocol):
@@ -55,16 +66,9 @@ class Backend(Protocol):
 
     def depth_levels(self, tts: nn.Module) -> list[tuple[str, ...]]: ...
 
-    # ---- speaking: a log-mel for scoring, audio (and its alignment) for listening ---------------
-    def mel(self, voice: nn.Module, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
-            maxlenratio: float) -> np.ndarray: ...
-
+    # ---- speaking: one utterance, its log-mel (for scoring), audio and alignment ---------------
     def speak(self, voice: nn.Module, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
-              maxlenratio: float, processor: Any, vocoder: nn.Module | None) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def speak_with_alignment(self, voice: nn.Module, input_ids: torch.Tensor, speaker: torch.Tensor,
-                             minlenratio: float, maxlenratio: float, processor: Any,
-                             vocoder: nn.Module | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]: ...
+              maxlenratio: float, processor: Any, vocoder: nn.Module | None, audio: bool = True) -> Utterance: ...
 
     # ---- the model card ------------------------------------------------------------------------
     def card_model_line(self, meta: Any) -> str: ...

@@ -28,6 +28,7 @@ from ..data.prepare import FeatureSpec
 from .char_tokenizer import build_processor
 from .loading import from_pretrained, load_model
 from ..errors import UserError
+from .backend import Utterance
 from .speakers import SpeakerTable
 
 
@@ -347,25 +348,15 @@ class SpeechT5Backend:
     def text_tokenizer(self, processor: SpeechT5Processor) -> Any:
         return processor.tokenizer
 
-    def mel(self, voice: SpeechT5Voice, input_ids: torch.Tensor, speaker: torch.Tensor,
-            minlenratio: float, maxlenratio: float) -> np.ndarray:
-        return voice.generate_mel(input_ids, speaker, minlenratio, maxlenratio).numpy()
-
     def speak(self, voice: SpeechT5Voice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
-              maxlenratio: float, processor: SpeechT5Processor, vocoder: nn.Module | None) -> tuple[np.ndarray, np.ndarray]:
-        """(log10 mel, waveform): the acoustic model's mel, then the vocoder."""
-        mel = self.mel(voice, input_ids, speaker, minlenratio, maxlenratio)
-        return mel, self.mel_to_audio(mel, processor, vocoder)
-
-    def speak_with_alignment(
-        self, voice: SpeechT5Voice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
-        maxlenratio: float, processor: SpeechT5Processor, vocoder: nn.Module | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`speak`'s (log10 mel, waveform) and the alignment, (decoder steps, text tokens), all from
-        one generation: the utterance whose attention is shown is the one that is heard and scored."""
+              maxlenratio: float, processor: SpeechT5Processor, vocoder: nn.Module | None,
+              audio: bool = True) -> Utterance:
+        """The acoustic model's log10 mel and cross-attention from one generation, then the vocoder
+        (HiFi-GAN, or Griffin-Lim without one) unless only the mel is wanted."""
         mel, attention = voice.generate_mel_and_attention(input_ids, speaker, minlenratio, maxlenratio)
         mel = mel.numpy()
-        return mel, self.mel_to_audio(mel, processor, vocoder), self.alignment(voice.tts.config, attention)
+        wave = self.mel_to_audio(mel, processor, vocoder) if audio else None
+        return Utterance(mel, wave, self.alignment(voice.tts.config, attention))
 
     @staticmethod
     def alignment(config: SpeechT5Config, attention: torch.Tensor) -> np.ndarray:

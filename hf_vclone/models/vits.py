@@ -41,6 +41,7 @@ from ..vits.losses import kl_loss
 from ..vits.spectrogram import VitsSpectrogram
 from .char_tokenizer import build_vits_tokenizer
 from .loading import from_pretrained, load_model
+from .backend import Utterance
 from .speakers import SpeakerTable
 
 LN10 = math.log(10.0)
@@ -361,22 +362,12 @@ class VitsBackend:
     def text_tokenizer(self, processor: VitsTokenizer) -> VitsTokenizer:
         return processor
 
-    def mel(self, voice: VitsVoice, input_ids: torch.Tensor, speaker: torch.Tensor,
-            minlenratio: float, maxlenratio: float) -> np.ndarray:
-        return self.speak(voice, input_ids, speaker, minlenratio, maxlenratio, None, None)[0]
-
     def speak(self, voice: VitsVoice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
-              maxlenratio: float, processor: Any, vocoder: None) -> tuple[np.ndarray, np.ndarray]:
-        """(log10 mel, waveform): VITS speaks the waveform; the mel is measured on it, with the
-        same features as the training clips' labels. (Length ratios do not apply: its durations
-        come from the duration predictor, not from a stop token.)"""
+              maxlenratio: float, processor: Any, vocoder: None, audio: bool = True) -> Utterance:
+        """VITS speaks the waveform; the mel is measured on it, with the same features as the
+        training clips' labels. Length ratios do not apply: its durations come from the duration
+        predictor, not from a stop token. No alignment: VITS has no attention to show. Its
+        text-to-frame alignment is hard, one token per run of frames from the predicted durations,
+        and VitsModel does not return it; a plot of that staircase would be diagonal by construction."""
         wave = voice.generate_waveform(input_ids)
-        return voice.log10_mel(wave).numpy(), wave.numpy()
-
-    def speak_with_alignment(self, voice: VitsVoice, input_ids: torch.Tensor, speaker: torch.Tensor,
-                             minlenratio: float, maxlenratio: float, processor: Any,
-                             vocoder: None) -> tuple[np.ndarray, np.ndarray, None]:
-        """`speak`, and no alignment: VITS has no attention to show. Its text-to-frame alignment is
-        hard, one token per run of frames from the predicted durations, and VitsModel does not return
-        it; a plot of that staircase would be diagonal by construction and say nothing."""
-        return (*self.speak(voice, input_ids, speaker, minlenratio, maxlenratio, processor, vocoder), None)
+        return Utterance(voice.log10_mel(wave).numpy(), wave.numpy() if audio else None, None)
