@@ -39,7 +39,8 @@ from .backends import recipe_backend
 from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable, build_speakers
 from .recipe_data import prepare_recipe_data
-from .systems import Speaking, audio_only, other_voices, reference_audio
+from .speaking import Speaking
+from .systems import audio_only, base_system, other_voices, reference_audio
 from .plots import loss_curve
 from .report import ALIGNMENTS
 from .strategies import apply_strategy, check_compatible, describe
@@ -155,7 +156,7 @@ class FineTuneRun:
     @functools.cached_property
     def speaking(self) -> Speaking:
         """How this run's voices speak for scoring (its processor, vocoder, evaluation settings)."""
-        return Speaking(self.backend, self.processor, self.vocoder, self.recipe.evaluation)
+        return Speaking.for_evaluation(self.backend, self.processor, self.vocoder, self.recipe.evaluation)
 
     def _load_evaluation_models(self) -> None:
         """The vocoder, speaker encoder and ASR model load before training: a wrong id should
@@ -291,8 +292,8 @@ class FineTuneRun:
         notes = {}
         if cfg.compare_base and self.recipe.model.init_config is None:
             base_tts = self.backend.load_model(self.recipe.model, self.processor)
-            systems["base"], notes = self.speaking.base_system(base_tts, self.recipe.model.name_or_path,
-                                                               self.initial_speakers, self.data.train)
+            systems["base"], notes = base_system(self.speaking, base_tts, self.recipe.model.name_or_path,
+                                                 self.initial_speakers, self.data.train)
         systems["fine_tuned"] = self.speaking.system(voice, voice.speakers.vector())
         rate = self.backend.sampling_rate(self.processor)
         return compare_systems(systems, self.data.eval, cfg, self.out, rate, self._reference_audio, notes,

@@ -9,13 +9,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 from peft import PeftModel
-from transformers import set_seed
 
 from .errors import UserError
 from .export import read_voice
@@ -23,6 +23,7 @@ from .voice_io import read_meta
 from .backends import saved_backend
 from .models.loading import ModelLoadError, from_pretrained, load_model
 from .models.speakers import SpeakerTable
+from .speaking import Speaking
 
 
 def resolve_voice(repo_or_dir: str | Path) -> Path:
@@ -52,25 +53,20 @@ class Synthesizer:
     def _setup(self) -> None:
         self.backend = saved_backend(self.meta.backend, self.meta.extra.get("backend_settings"))
         self.vocoder = self.backend.load_vocoder(self.meta.vocoder)
+        self.speaking = Speaking(self.backend, self.processor, self.vocoder)
         # A VITS voice knows its rate from its model config; SpeechT5's is in its feature extractor.
         self.sampling_rate = getattr(self.voice, "sampling_rate", None) or self.backend.sampling_rate(self.processor)
 
     def mel(self, text: str, speaker: str | None = None, seed: int = 0,
             minlenratio: float = 0.5, maxlenratio: float = 8.0) -> np.ndarray:
-        ids, vector = self._inputs(text, speaker, seed)
-        return self.backend.speak(self.voice, ids, vector, minlenratio, maxlenratio, self.processor, self.vocoder,
-                                  audio=False).mel
+        speaking = replace(self.speaking, seed=seed, minlenratio=minlenratio, maxlenratio=maxlenratio)
+        return speaking.say(self.voice, self.voice.speakers.vector(speaker), text, audio=False).mel
 
     def synthesize(self, text: str, speaker: str | None = None, seed: int = 0) -> tuple[np.ndarray, int]:
         if not text.strip():
             raise UserError("nothing to say: the text is empty")
-        ids, vector = self._inputs(text, speaker, seed)
-        return self.backend.speak(self.voice, ids, vector, 0.5, 8.0, self.processor, self.vocoder).audio, self.sampling_rate
-
-    def _inputs(self, text: str, speaker: str | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        set_seed(seed)  # SpeechT5's prenet dropout and VITS's noise are random at inference
-        ids = torch.tensor([self.backend.text_tokenizer(self.processor)(text)["input_ids"]])
-        return ids, self.voice.speakers.vector(speaker).detach()
+        spoken = replace(self.speaking, seed=seed).say(self.voice, self.voice.speakers.vector(speaker), text)
+        return spoken.audio, self.sampling_rate
 
     def to_file(self, text: str, out: str | Path, speaker: str | None = None, seed: int = 0) -> Path:
         audio, rate = self.synthesize(text, speaker, seed)
