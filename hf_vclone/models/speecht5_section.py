@@ -35,6 +35,7 @@ class SpeechT5TrainingConfig:
     # Share of training clips whose decoder is fed zeros at every step instead of real frames, so
     # that every frame of theirs must be read from the text (SpeechT5Voice.text_only_decoder_inputs
     # says why). 0: off. Inference is unchanged.
+    # Tried once from scratch (0.25): it did not make the quickstart base speak (benchmarks/README.md item 10).
     text_only: float = 0.0
 
 
