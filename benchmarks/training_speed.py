@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "outputs" / "bench"
 CORPUS = ROOT / "data" / "quality_corpus"
 SPEAKER = "us_f5"
-SYSTEMS = ("reference", "reference_no_gc", "full", "freeze_lower", "lora")
+SYSTEMS = ("reference", "reference_no_gc", "reference_no_gc_bf16", "full", "freeze_lower", "lora")
 # Levers on top of `full`, each alone: kept in the defaults only where this benchmark shows they pay.
 LEVERS: dict[str, dict] = {
     "full, random batches (no length grouping)": {"train_sampling_strategy": "random"},
@@ -118,8 +118,10 @@ def worker(system: str, base: Path, steps: int, batch: int, lever: str | None = 
         raw = load_source(DataConfig(path=str(CORPUS), speaker=SPEAKER))
         train = tutorial.prepare_dataset(raw, processor, vector)
         with tempfile.TemporaryDirectory() as out:
+            # reference_no_gc_bf16: the tutorial in bf16 autocast, to set beside ours with `full + bf16
+            # autocast` (the same precision on both sides, as a tutorial user on a GPU trains)
             trainer = tutorial.trainer(model, processor, train, out, batch, steps,
-                                       gradient_checkpointing=system == "reference")
+                                       gradient_checkpointing=system == "reference", bf16=system.endswith("_bf16"))
             result = _train_and_measure(trainer, steps)
         return {**result, "clips": len(train)}
 
@@ -252,8 +254,13 @@ def curve_gap(losses: list[float], baseline: list[float]) -> float:
     return statistics.fmean(abs(a - b) / abs(b) for a, b in pairs) if pairs else float("nan")
 
 
+def baseline(names) -> str:
+    """What ratios are taken against: the tutorial as it is, else the first reference variant measured."""
+    return "reference" if "reference" in names else next(n for n in names if n.startswith("reference"))
+
+
 def table(results: dict, size: str, steps: int, batch: int) -> str:
-    ref = results["reference"]
+    ref = results[baseline(results)]
     rounds = len(ref.get("samples_per_second_runs", [0]))
     lines = [f"Model: SpeechT5 ({size}), random weights; {steps} steps at batch {batch} on the `{SPEAKER}` clips; "
              f"each system in its own process; {rounds} round(s), medians (ratio range over rounds).", "",
@@ -323,7 +330,8 @@ def main() -> None:
             rounds[-1][name] = run_worker(argv, args.worker_timeout)
             print(f"round {round_number + 1}, {name}: "
                   f"{rounds[-1][name].get('samples_per_second', 'timed out')} samples/s", flush=True)
-    results = {name: _median_run([r[name] for r in rounds], [r.get("reference") for r in rounds]) for name in jobs}
+    base = baseline(jobs)
+    results = {name: _median_run([r[name] for r in rounds], [r.get(base) for r in rounds]) for name in jobs}
     results["synthesis"] = run_worker(["--worker", "synthesis", *common,
                                        "--synthesis-sentences", str(args.synthesis_sentences)])
     (OUT / f"training_speed_{args.size}.json").write_text(json.dumps(results, indent=2))
