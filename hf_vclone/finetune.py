@@ -36,11 +36,10 @@ from .model_card import RECIPE_FILE, recipe_yaml, write_card
 from .publish import push_voice
 from .layer_lr import lr_multipliers as lr_multipliers_for
 from .backends import recipe_backend
-from .models.speakers import FILE_NAME as SPEAKER_FILE
-from .models.speakers import SpeakerTable, build_speakers
+from .models.speakers import build_speakers
 from .recipe_data import prepare_recipe_data
 from .speaking import Speaking
-from .systems import audio_only, base_system, other_voices, reference_audio
+from .systems import audio_only, base_speakers, base_system, other_voices, reference_audio
 from .plots import loss_curve
 from .report import ALIGNMENTS
 from .strategies import apply_strategy, check_compatible, describe
@@ -201,7 +200,7 @@ class FineTuneRun:
             raise RecipeError(["strategy.name: auto chooses how much of a pretrained base to retrain; "
                                "model.init_config trains from scratch, so name a strategy (full)"], self.recipe.source)
         base_dir = self.recipe.model.name_or_path
-        table = SpeakerTable.load(base_dir) if (Path(base_dir) / SPEAKER_FILE).is_file() else self.initial_speakers
+        table = base_speakers(base_dir, self.initial_speakers)
         base = self.backend.make_voice(tts, table).eval()
         voices = {name: audio_only(self.speaking.system(base, table.vector(name))) for name in table.names}
         rows = self.data.train.select(range(min(cfg.probe_sentences, len(self.data.train))))
