@@ -8,7 +8,7 @@ from pathlib import Path
 from .backends import recipe_backend
 from .config import Recipe, RecipeError
 from .evaluation import compare_systems
-from .recipe_data import prepare_recipe_data
+from .recipe_data import prepare_recipe_data, recipe_frontend
 from .synthesize import Synthesizer
 from .speaking import Speaking
 from .systems import base_system, other_voices, reference_audio
@@ -25,9 +25,11 @@ def evaluate_saved(recipe: Recipe, directory: str | Path, out: str | Path) -> di
     systems, notes = {}, {}
     if cfg.compare_base and recipe.model.init_config is None:
         base_tts = backend.load_model(recipe.model, processor)
-        systems["base"], notes = base_system(Speaking.for_evaluation(backend, processor, vocoder, cfg), base_tts,
+        base_speaking = Speaking.for_evaluation(backend, processor, vocoder, cfg,
+                                                recipe_frontend(recipe, backend, processor))
+        systems["base"], notes = base_system(base_speaking, base_tts,
                                              recipe.model.name_or_path, synth.voice.speakers, data.train)
-    systems["fine_tuned"] = Speaking.for_evaluation(backend, synth.processor, vocoder, cfg).system(
+    systems["fine_tuned"] = Speaking.for_evaluation(backend, synth.processor, vocoder, cfg, synth.speaking.frontend).system(
         synth.voice, synth.voice.speakers.vector())
     rate = backend.sampling_rate(processor)
     return compare_systems(systems, data.eval, cfg, out, rate, lambda row: reference_audio(row, recipe.data, rate),

@@ -37,7 +37,7 @@ from .publish import push_voice
 from .layer_lr import lr_multipliers as lr_multipliers_for
 from .backends import recipe_backend
 from .models.speakers import build_speakers
-from .recipe_data import prepare_recipe_data
+from .recipe_data import prepare_recipe_data, recipe_frontend
 from .speaking import Speaking
 from .systems import audio_only, base_speakers, base_system, other_voices, reference_audio
 from .plots import loss_curve
@@ -155,7 +155,8 @@ class FineTuneRun:
     @functools.cached_property
     def speaking(self) -> Speaking:
         """How this run's voices speak for scoring (its processor, vocoder, evaluation settings)."""
-        return Speaking.for_evaluation(self.backend, self.processor, self.vocoder, self.recipe.evaluation)
+        return Speaking.for_evaluation(self.backend, self.processor, self.vocoder, self.recipe.evaluation,
+                                       recipe_frontend(self.recipe, self.backend, self.processor))
 
     def _load_evaluation_models(self) -> None:
         """The vocoder, speaker encoder and ASR model load before training: a wrong id should
@@ -188,6 +189,8 @@ class FineTuneRun:
                       "train_clips": len(self.data.train)}
         if self.choice:
             extra["strategy_choice"] = self.choice.as_dict()
+        if data.replacements:  # applied again whenever the voice speaks (text_frontend.py)
+            extra["replacements"] = dict(data.replacements)
         return VoiceMeta(self.backend.name, base, self.strategy_name, model.vocoder, extra)
 
     def _choose_strategy(self, tts: torch.nn.Module) -> StrategyChoice:

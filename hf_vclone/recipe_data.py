@@ -7,6 +7,7 @@ none of them needs a Trainer or TrainingArguments for it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from .data.prepare import PreparedData, prepare
 from .data.sources import load_source
 from .data.text import get_normalizer
 from .models.backend import Backend
+from .text_frontend import TextFrontEnd
 
 
 def prepare_recipe_data(recipe: Recipe, backend: Backend, report_dir: Path | None) -> tuple[PreparedData, Any]:
@@ -32,7 +34,17 @@ def prepare_recipe_data(recipe: Recipe, backend: Backend, report_dir: Path | Non
     raw = load_source(cfg)
     texts = [] if isinstance(raw, IterableDataset) else [t for t in raw["text"] if t]
     processor = backend.load_processor(recipe.model, texts)
-    data = prepare(raw, cfg, backend.feature_spec(processor), report_dir)
+    spec, frontend = backend.feature_spec(processor), recipe_frontend(recipe, backend, processor)
+    if frontend:  # the tokenizer reads the mapped / romanised text; the dataset keeps the original
+        plain = spec
+        spec = replace(plain, featurize=lambda wave, text: plain.featurize(wave, frontend(text)),
+                       unknown_characters=lambda text: plain.unknown_characters(frontend(text)))
+    data = prepare(raw, cfg, spec, report_dir)
     if report_dir is not None and not isinstance(data.train, IterableDataset):
         write_data_card(data, cfg.path, report_dir)
     return data, processor
+
+
+def recipe_frontend(recipe: Recipe, backend: Backend, processor: Any) -> TextFrontEnd:
+    """data.replacements, and uroman where the recipe's tokenizer asks for it (text_frontend.py)."""
+    return TextFrontEnd.for_tokenizer(backend.text_tokenizer(processor), recipe.data.replacements)

@@ -18,6 +18,7 @@ from transformers import set_seed
 
 from .config import EvaluationConfig
 from .models.backend import Backend, Utterance
+from .text_frontend import TextFrontEnd
 
 
 @dataclass(frozen=True)
@@ -28,17 +29,18 @@ class Speaking:
     seed: int = 0
     minlenratio: float = 0.5
     maxlenratio: float = 8.0
+    frontend: TextFrontEnd = TextFrontEnd()  # replacements and uroman, as in training
 
     @classmethod
     def for_evaluation(cls, backend: Backend, processor: Any, vocoder: nn.Module | None,
-                       cfg: EvaluationConfig) -> Speaking:
-        return cls(backend, processor, vocoder, cfg.seed, cfg.minlenratio, cfg.maxlenratio)
+                       cfg: EvaluationConfig, frontend: TextFrontEnd = TextFrontEnd()) -> Speaking:
+        return cls(backend, processor, vocoder, cfg.seed, cfg.minlenratio, cfg.maxlenratio, frontend)
 
     def say(self, voice: nn.Module, speaker: torch.Tensor, text: str, audio: bool = True) -> Utterance:
         """`voice` speaking `text` with the speaker vector `speaker`, seeded (`audio=False`: the
         mel alone, which skips the vocoder where the backend has one)."""
         set_seed(self.seed)
-        ids = torch.tensor([self.backend.text_tokenizer(self.processor)(text)["input_ids"]])
+        ids = torch.tensor([self.backend.text_tokenizer(self.processor)(self.frontend(text))["input_ids"]])
         return self.backend.speak(voice, ids, speaker.detach(), self.minlenratio, self.maxlenratio, self.processor,
                                   self.vocoder, audio)
 

@@ -24,6 +24,7 @@ from .backends import saved_backend
 from .models.loading import ModelLoadError, from_pretrained, load_model
 from .models.speakers import SpeakerTable
 from .speaking import Speaking
+from .text_frontend import TextFrontEnd
 
 
 def resolve_voice(repo_or_dir: str | Path) -> Path:
@@ -53,7 +54,9 @@ class Synthesizer:
     def _setup(self) -> None:
         self.backend = saved_backend(self.meta.backend, self.meta.extra.get("backend_settings"))
         self.vocoder = self.backend.load_vocoder(self.meta.vocoder)
-        self.speaking = Speaking(self.backend, self.processor, self.vocoder)
+        frontend = TextFrontEnd.for_tokenizer(self.backend.text_tokenizer(self.processor),
+                                              self.meta.extra.get("replacements"))
+        self.speaking = Speaking(self.backend, self.processor, self.vocoder, frontend=frontend)
         # A VITS voice knows its rate from its model config; SpeechT5's is in its feature extractor.
         self.sampling_rate = getattr(self.voice, "sampling_rate", None) or self.backend.sampling_rate(self.processor)
 

@@ -17,7 +17,8 @@ def missing_files(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         ("model.vocoder", _folder_problem(m.vocoder, weights=True)),
         ("evaluation.speaker_encoder", None if ev.speaker_encoder == "offline" else _folder_problem(ev.speaker_encoder)),
         ("evaluation.asr_model", _folder_problem(ev.asr_model)),
-        ("vits.discriminator", _folder_problem(r.vits.discriminator)),
+        ("vits.discriminator", _path_problem(r.vits.discriminator, "an hf_vclone voice folder, a finetune-hf-vits "
+                                             "model folder or an original VITS D_*.pth")),
         ("speaker.path", _file_problem(sp.path, ".npy file with one speaker vector")),
         ("speaker.init", None if sp.init in ("base_mean", "random") else
          _file_problem(sp.init, ".npy file with one speaker vector, or base_mean or random")),
@@ -48,6 +49,14 @@ def _folder_problem(name: str | None, weights: bool = False) -> str | None:
                     "(a pickle can run code when loaded): convert with `model.save_pretrained(dir)` in a session you trust")
         return f"{name} holds no .safetensors weights; give a folder written by save_pretrained"
     return None
+
+
+def _path_problem(name: str | None, what: str) -> str | None:
+    """As _folder_problem: a name like owner/name is left alone here (a recipe may name a folder an
+    earlier step writes, e.g. recipes/vits_demo.yaml); the reader names it if it is still missing."""
+    if name is None or not _looks_local(name) or Path(name).expanduser().exists():
+        return None
+    return f"{name} does not exist; give {what}"
 
 
 def _file_problem(name: str | None, what: str) -> str | None:

@@ -39,6 +39,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = speecht5_section.RANGES +
     ("data.loudness_lufs", lambda v: -70 <= v <= 0, "a loudness target from -70 to 0 LUFS, e.g. -23"),
     ("data.chars_per_second_z", lambda v: v is None or v > 0, "a z-score limit above 0, or null for no check"),
     ("data.num_proc", lambda v: v is None or v >= 1, "1 or more worker processes, or null"),
+    ("data.replacements", lambda v: all(v), "a map from characters (each non-empty) to what replaces them, e.g. {é: e}"),
     ("data.seed", lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1"),
     ("evaluation.seed", lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1"),
     ("training.seed", lambda v: 0 <= v < 2**32, "a seed from 0 to 2**32 - 1"),

@@ -83,6 +83,8 @@ class DataConfig:
     max_clipped_fraction: float = 0.01  # share of samples at full scale before a clip counts as clipped
     min_sample_rate_ratio: float = 0.5  # warn when a clip's rate is below this share of the model's
     unknown_characters: Literal["skip", "keep"] = "skip"  # transcript characters the tokenizer cannot encode
+    # characters a tokenizer lacks, mapped before tokenizing (e.g. {"é": "e"}); saved with the voice
+    replacements: dict[str, str] = field(default_factory=dict)
     chars_per_second_z: float | None = 5.0  # robust z-score beyond which text length does not fit the audio
     max_bad_fraction: float = 0.5  # abort when more than this share of clips is skipped
     normalize_text: bool = True  # expand numbers, abbreviations and symbols

@@ -25,8 +25,9 @@ def check_unknown_characters(unknown: list[str], cfg: DataConfig) -> None:
     if unknown and cfg.unknown_characters == "skip":
         shown = " ".join(repr(c) for c in unknown)
         raise ClipError(
-            f"unknown characters: the tokenizer cannot encode {shown}; fix the transcript, enable "
-            "data.normalize_text, or set data.unknown_characters: keep"
+            f"unknown characters: the tokenizer cannot encode {shown}; map them to letters it has with "
+            f"data.replacements (e.g. {{{unknown[0]!r}: ...}}), fix the transcript, enable data.normalize_text, "
+            "or set data.unknown_characters: keep"
         )
 
 

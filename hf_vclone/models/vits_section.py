@@ -26,8 +26,11 @@ class VitsConfig:
     feature_matching_weight: float = 2.0
     segment_frames: int = 32  # latent frames decoded per clip per step (32 x hop 256 = 8192 samples)
     mel_bins: int = 80
-    discriminator: str | None = None  # a folder with discriminator.safetensors (e.g. a previous voice); none: fresh
-    discriminator_width: float = 1.0  # channel multiplier (1.0 is the published size)
+    # the discriminator to start from: an hf_vclone voice or checkpoint folder, an original VITS / MMS
+    # training checkpoint (D_*.pth) or a finetune-hf-vits model folder; none: a fresh one
+    discriminator: str | None = None
+    discriminator_width: float | None = None  # channel multiplier; none: the imported one's, or 1.0 (published) fresh
+    discriminator_layout: str | None = None  # hifigan (3 scales) or vits (1 scale); none: the imported one's, or hifigan
     discriminator_learning_rate: float | None = None  # none: training.learning_rate
 
 
@@ -40,7 +43,10 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("vits.feature_matching_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 2)"),
     ("vits.segment_frames", lambda v: v >= 1, "1 or more frames (published: 32)"),
     ("vits.mel_bins", lambda v: v >= 1, "1 or more mel bins (published: 80)"),
-    ("vits.discriminator_width", lambda v: 0 < v < math.inf, "a channel multiplier above 0 (1.0 is the published size)"),
+    ("vits.discriminator_width", lambda v: v is None or 0 < v < math.inf,
+     "a channel multiplier above 0 (1.0 is the published size), or null"),
+    ("vits.discriminator_layout", lambda v: v is None or v in ("hifigan", "vits"),
+     "hifigan (three scale discriminators) or vits (one, as VITS and MMS-TTS trained with), or null"),
     ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
 ]
 

@@ -10,9 +10,16 @@ sub-discriminator returns its scores and its hidden activations (for feature mat
   the first uses spectral normalisation, as in HiFi-GAN.
 
 `width` scales every channel count (1.0 is the published size; tests use a small one).
+
+Two layouts (`LAYOUTS`): "hifigan", three scales (raw, 2x and 4x pooled; the first with spectral
+normalisation), which a fresh discriminator uses; and "vits", the one VITS and MMS-TTS were trained
+with: a single weight-normalised scale discriminator on the raw waveform. A discriminator imported
+from a VITS checkpoint (hf_vclone/vits/discriminator_import.py) has the "vits" layout.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -20,6 +27,8 @@ from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 LRELU = 0.1
 PERIODS = (2, 3, 5, 7, 11)
+# layout -> (number of scale discriminators, whether the first uses spectral normalisation)
+LAYOUTS = {"hifigan": (3, True), "vits": (1, False)}
 
 
 def _run(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -65,12 +74,13 @@ class ScaleDiscriminator(nn.Module):
         # (in, out, kernel, stride, groups) of HiFi-GAN's scale discriminator
         layers = [(1, 16, 15, 1, 1), (16, 64, 41, 4, 4), (64, 256, 41, 4, 16), (256, 1024, 41, 4, 64),
                   (1024, 1024, 41, 4, 256), (1024, 1024, 5, 1, 1)]
+        groups = [max(1, int(g * width)) if g > 1 else 1 for *_, g in layers]
+        # Each width must divide by its own layer's groups and by the next layer's, which reads it.
+        outs = [_ch(c_out, width, math.lcm(groups[i], groups[i + 1] if i + 1 < len(layers) else 1))
+                for i, (_, c_out, *_rest) in enumerate(layers)]
         convs = []
-        for c_in, c_out, kernel, stride, groups in layers:
-            groups = max(1, int(groups * width)) if groups > 1 else 1
-            c_in = 1 if c_in == 1 else _ch(c_in, width, groups)
-            c_out = _ch(c_out, width, groups)
-            convs.append(norm(nn.Conv1d(c_in, c_out, kernel, stride, groups=groups, padding=kernel // 2)))
+        for (_, _, kernel, stride, _), c_in, c_out, g in zip(layers, [1] + outs[:-1], outs, groups):
+            convs.append(norm(nn.Conv1d(c_in, c_out, kernel, stride, groups=g, padding=kernel // 2)))
         self.convs = nn.ModuleList(convs)
         self.post = norm(nn.Conv1d(convs[-1].out_channels, 1, 3, 1, padding=1))
 
@@ -81,10 +91,14 @@ class ScaleDiscriminator(nn.Module):
 class VitsDiscriminator(nn.Module):
     """All sub-discriminators; forward returns (scores, features), one entry per sub-discriminator."""
 
-    def __init__(self, periods: tuple[int, ...] = PERIODS, scales: int = 3, width: float = 1.0) -> None:
+    def __init__(self, periods: tuple[int, ...] = PERIODS, width: float = 1.0, layout: str = "hifigan") -> None:
         super().__init__()
+        if layout not in LAYOUTS:
+            raise ValueError(f"discriminator layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+        scales, first_spectral = LAYOUTS[layout]
+        self.layout, self.width, self.period_list = layout, width, tuple(periods)
         self.periods = nn.ModuleList(PeriodDiscriminator(p, width) for p in periods)
-        self.scales = nn.ModuleList(ScaleDiscriminator(width, spectral=i == 0) for i in range(scales))
+        self.scales = nn.ModuleList(ScaleDiscriminator(width, spectral=first_spectral and i == 0) for i in range(scales))
         self.pool = nn.AvgPool1d(4, 2, padding=2)
 
     def forward(self, wave: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:

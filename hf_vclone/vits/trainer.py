@@ -20,33 +20,39 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import get_scheduler
+from transformers.utils import logging
 
 from ..config import VitsConfig
 from ..errors import UserError
 from ..trainer import VoiceTrainer
 from .discriminator import VitsDiscriminator
+from .discriminator_import import read_discriminator
 from .losses import discriminator_loss, feature_matching_loss, generator_loss
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 DISCRIMINATOR_OPTIMIZER = "discriminator_optimizer.pt"
 DISCRIMINATOR_SCHEDULER = "discriminator_scheduler.pt"
+logger = logging.get_logger(__name__)
 LOGGED = ("mel_loss", "kl_loss", "duration_loss", "adversarial_loss", "feature_matching_loss", "discriminator_loss")
 
 
 def build_discriminator(settings: VitsConfig) -> VitsDiscriminator:
-    """Fresh, or the weights in `vits.discriminator` (a folder holding discriminator.safetensors)."""
-    discriminator = VitsDiscriminator(width=settings.discriminator_width)
-    if settings.discriminator:
-        path = Path(settings.discriminator) / DISCRIMINATOR_FILE
-        if not path.is_file():
-            raise UserError(f"vits.discriminator: {path} does not exist; give a folder written by an hf_vclone "
-                            "VITS run (it saves discriminator.safetensors), or remove the key for a fresh one")
-        try:
-            discriminator.load_state_dict(load_file(str(path)))
-        except RuntimeError as err:
-            raise UserError(f"vits.discriminator: {path} does not fit vits.discriminator_width="
-                            f"{settings.discriminator_width} ({str(err).splitlines()[0]})") from None
-    return discriminator
+    """Fresh, or read from `vits.discriminator`: an hf_vclone folder, an original VITS / MMS
+    `D_*.pth` or a finetune-hf-vits model (discriminator_import.py). An imported one brings its own
+    layout and width; a recipe that sets either to something else is refused, naming both."""
+    if not settings.discriminator:
+        return VitsDiscriminator(width=settings.discriminator_width or 1.0,
+                                 layout=settings.discriminator_layout or "hifigan")
+    imported = read_discriminator(settings.discriminator)
+    for key, wanted, found in (("discriminator_width", settings.discriminator_width, imported.width),
+                               ("discriminator_layout", settings.discriminator_layout, imported.layout)):
+        if wanted is not None and wanted != found:
+            raise UserError(f"vits.{key}: {wanted} was asked for, but {settings.discriminator} holds a discriminator "
+                            f"with {key.split('_')[1]} {found} ({imported.source}); remove vits.{key} to use the "
+                            "file's, or remove vits.discriminator for a fresh one")
+    logger.info("vits.discriminator: %s read as %s (layout %s, width %g)", settings.discriminator, imported.source,
+                imported.layout, imported.width)
+    return imported.build()
 
 
 class VitsTrainer(VoiceTrainer):
@@ -142,8 +148,11 @@ class VitsTrainer(VoiceTrainer):
 
     def save_discriminator(self, output_dir: str | Path) -> Path:
         path = Path(output_dir) / DISCRIMINATOR_FILE
-        state = {k: v.detach().contiguous() for k, v in self._discriminator.state_dict().items()}
-        save_file(state, str(path))
+        discriminator = self._discriminator
+        state = {k: v.detach().contiguous() for k, v in discriminator.state_dict().items()}
+        meta = {"layout": discriminator.layout, "width": repr(float(discriminator.width)),
+                "periods": ",".join(map(str, discriminator.period_list))}
+        save_file(state, str(path), metadata=meta)
         return path
 
     def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
