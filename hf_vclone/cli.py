@@ -109,8 +109,14 @@ def _export(ns: argparse.Namespace) -> int:
     from .model_card import write_card
     from .publish import copy_extras
 
+    if ns.onnx:
+        from .onnx_export import export_onnx
+
+        out = export_onnx(ns.model, ns.out)
+        print(f"wrote {out}/model.onnx (token ids -> waveform; runs with onnxruntime alone, README: ONNX)")
+        return 0
     if not ns.merge:
-        raise FileNotFoundError("nothing to do: `export` writes a merged voice; add --merge")
+        raise FileNotFoundError("nothing to do: `export` writes a merged voice (--merge) or an ONNX graph (--onnx)")
     out = merge_voice(ns.model, ns.out, ns.dtype)
     copy_extras(Path(ns.model), out)
     write_card(out)
@@ -195,11 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--speaker", default=None, help="speaker name, for multi-speaker voices")
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(func=_synthesize)
-    export = sub.add_parser("export", help="write a merged copy of a voice (a LoRA adapter folded into its base)")
+    export = sub.add_parser("export", help="write a merged copy of a voice (a LoRA adapter folded into its base), "
+                                           "or a VITS voice as ONNX")
     export.add_argument("model", help="a folder written by `hf-vclone train`")
     export.add_argument("out", help="the new folder")
     export.add_argument("--merge", action="store_true", help="merge a LoRA adapter into the base weights")
     export.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    export.add_argument("--onnx", action="store_true",
+                        help="write a VITS voice (LoRA merged) as model.onnx: token ids -> waveform, for onnxruntime")
     export.set_defaults(func=_export)
     push = sub.add_parser("push", help="publish a voice to the Hugging Face Hub with its model card")
     push.add_argument("model", help="a folder written by `hf-vclone train`")
