@@ -53,6 +53,8 @@ def main(argv: list[str]) -> None:
             "digest": digest(job.voice), "world_size": trainer.args.world_size,
             "distributed_type": str(trainer.accelerator.distributed_type),
             "sharded": any(isinstance(p, DTensor) for p in job.voice.parameters()),
+            # VITS: the discriminator trains beside the voice, and must stay in sync too
+            "discriminator_digest": digest(trainer._discriminator) if hasattr(trainer, "discriminator") else None,
             "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]}))
 
 

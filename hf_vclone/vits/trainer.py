@@ -166,6 +166,8 @@ class VitsTrainer(VoiceTrainer):
             raise UserError(f"{folder} has no {', '.join(missing)}: it was not written by a VITS run; resume from "
                             "a checkpoint of this run (training.resume_from_checkpoint=latest)")
         self._discriminator.load_state_dict(load_file(str(folder / DISCRIMINATOR_FILE)))
+        # Read onto the CPU: load_state_dict moves the state to the parameters' device, and a CPU
+        # rank's own device (cpu:1 under DDP) is not a location torch.load can map to.
         self.discriminator_optimizer.load_state_dict(
-            torch.load(folder / DISCRIMINATOR_OPTIMIZER, map_location=self.args.device, weights_only=True))
+            torch.load(folder / DISCRIMINATOR_OPTIMIZER, map_location="cpu", weights_only=True))
         self.discriminator_scheduler.load_state_dict(torch.load(folder / DISCRIMINATOR_SCHEDULER, weights_only=True))
