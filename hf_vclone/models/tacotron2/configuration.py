@@ -1,0 +1,77 @@
+"""Tacotron2Config: the hyper-parameters of Tacotron 2 (Shen et al., 2018) under the names NVIDIA's
+implementation gives them (its `hparams.py`), so a published checkpoint's settings read across.
+
+The defaults are the published LJSpeech model: 22,050 Hz audio, 80 mel bands, one frame per
+decoder step, a 512-wide encoder and two 1024-wide decoder LSTMs.
+"""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+
+class Tacotron2Config(PretrainedConfig):
+    model_type = "tacotron2"
+
+    def __init__(
+        self,
+        vocab_size: int = 148,  # NVIDIA's English symbol table
+        symbols_embedding_dim: int = 512,
+        encoder_kernel_size: int = 5,
+        encoder_n_convolutions: int = 3,
+        encoder_embedding_dim: int = 512,
+        n_mel_channels: int = 80,
+        n_frames_per_step: int = 1,
+        attention_rnn_dim: int = 1024,
+        decoder_rnn_dim: int = 1024,
+        prenet_dim: int = 256,
+        max_decoder_steps: int = 1000,
+        gate_threshold: float = 0.5,
+        p_attention_dropout: float = 0.1,
+        p_decoder_dropout: float = 0.1,
+        attention_dim: int = 128,
+        attention_location_n_filters: int = 32,
+        attention_location_kernel_size: int = 31,
+        postnet_embedding_dim: int = 512,
+        postnet_kernel_size: int = 5,
+        postnet_n_convolutions: int = 5,
+        prenet_dropout: float = 0.5,  # kept on at inference too, as in the original: it is the model's noise
+        guided_attention_loss_weight: float = 0.0,  # 0: off (Tachibana et al., 2018)
+        guided_attention_sigma: float = 0.2,
+        sampling_rate: int = 22050,
+        pad_token_id: int = 0,
+        **kwargs,
+    ) -> None:
+        if n_frames_per_step != 1:
+            # Every published Tacotron 2 decodes one frame per step; NVIDIA's code never finished r > 1.
+            raise ValueError(f"n_frames_per_step={n_frames_per_step}: this Tacotron 2 decodes one frame per step")
+        if symbols_embedding_dim != encoder_embedding_dim:
+            raise ValueError("symbols_embedding_dim must equal encoder_embedding_dim: the encoder's first "
+                             "convolution reads the embeddings at the encoder's width")
+        if encoder_embedding_dim % 2:
+            raise ValueError("encoder_embedding_dim must be even: the bidirectional LSTM gives half to each direction")
+        self.vocab_size = vocab_size
+        self.symbols_embedding_dim = symbols_embedding_dim
+        self.encoder_kernel_size = encoder_kernel_size
+        self.encoder_n_convolutions = encoder_n_convolutions
+        self.encoder_embedding_dim = encoder_embedding_dim
+        self.n_mel_channels = n_mel_channels
+        self.n_frames_per_step = n_frames_per_step
+        self.attention_rnn_dim = attention_rnn_dim
+        self.decoder_rnn_dim = decoder_rnn_dim
+        self.prenet_dim = prenet_dim
+        self.max_decoder_steps = max_decoder_steps
+        self.gate_threshold = gate_threshold
+        self.p_attention_dropout = p_attention_dropout
+        self.p_decoder_dropout = p_decoder_dropout
+        self.attention_dim = attention_dim
+        self.attention_location_n_filters = attention_location_n_filters
+        self.attention_location_kernel_size = attention_location_kernel_size
+        self.postnet_embedding_dim = postnet_embedding_dim
+        self.postnet_kernel_size = postnet_kernel_size
+        self.postnet_n_convolutions = postnet_n_convolutions
+        self.prenet_dropout = prenet_dropout
+        self.guided_attention_loss_weight = guided_attention_loss_weight
+        self.guided_attention_sigma = guided_attention_sigma
+        self.sampling_rate = sampling_rate
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
