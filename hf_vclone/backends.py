@@ -9,9 +9,10 @@ from .config import SECTIONS_BY_BACKEND
 from .errors import UserError
 from .models.backend import Backend
 from .models.speecht5 import SpeechT5Backend
+from .models.tacotron2.backend import Tacotron2Backend
 from .models.vits import VitsBackend
 
-BACKENDS: dict[str, type] = {"speecht5": SpeechT5Backend, "vits": VitsBackend}
+BACKENDS: dict[str, type] = {"speecht5": SpeechT5Backend, "vits": VitsBackend, "tacotron2": Tacotron2Backend}
 
 
 def get_backend(name: str, settings: Any = None) -> Backend:

@@ -69,6 +69,29 @@ def tiny_vits_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return directory
 
 
+# Tacotron 2 with every part of the published model, narrow; 16 kHz, hop 256, 20 mel bands.
+TINY_TACOTRON2 = dict(
+    symbols_embedding_dim=16, encoder_embedding_dim=16, encoder_n_convolutions=2, attention_rnn_dim=24,
+    decoder_rnn_dim=24, prenet_dim=8, attention_dim=8, attention_location_n_filters=4,
+    attention_location_kernel_size=5, postnet_embedding_dim=12, postnet_n_convolutions=3, n_mel_channels=20,
+    max_decoder_steps=60, sampling_rate=16000, filter_length=512, win_length=512, hop_length=256,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_tacotron2_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny Tacotron 2 + character tokenizer (no blanks), saved as `save_pretrained` writes them."""
+    from hf_vclone.models.tacotron2 import Tacotron2Config, Tacotron2ForTextToSpeech
+
+    directory = tmp_path_factory.mktemp("tiny_tacotron2_base")
+    tokenizer = build_vits_tokenizer([r["text"] for r in read_ljspeech(corpus)], directory, add_blank=False)
+    torch.manual_seed(0)
+    config = Tacotron2Config(**TINY_TACOTRON2, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    Tacotron2ForTextToSpeech(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 def tiny_recipe(corpus: Path, base: Path, out: Path, **sections) -> dict:
     """A recipe dict that fine-tunes the tiny base to the target voice in a few seconds."""
     recipe = {

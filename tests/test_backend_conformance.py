@@ -25,6 +25,7 @@ STRATEGIES = ("full", "freeze_lower", "lora", "head_only", "speaker_embedding")
 BASES = {
     "speecht5": ("tiny_base", {}, set()),
     "vits": ("tiny_vits_base", {"vits": {"mel_bins": 20, "discriminator_width": 0.0625}}, {"speaker_embedding"}),
+    "tacotron2": ("tiny_tacotron2_base", {"tacotron2": {"griffin_lim_iters": 4}}, {"speaker_embedding"}),
 }
 
 

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from ..models import speecht5_section, vits_section
+from ..models import speecht5_section, tacotron2_section, vits_section
 from ..ranges import fraction as _fraction
 from .files import missing_files
 from .schema import SECTIONS_BY_BACKEND, ModelConfig, Recipe, StrategyConfig
@@ -22,7 +22,8 @@ from .typecheck import check_type, did_you_mean
 # that contradict each other. Each rule names its key(s) and says what would work.
 
 # (key, holds for the value, what the value must be): the problem reads "key: expected ..., got value"
-RANGES: list[tuple[str, Callable[[Any], bool], str]] = speecht5_section.RANGES + vits_section.RANGES + [
+RANGES: list[tuple[str, Callable[[Any], bool], str]] = (speecht5_section.RANGES + vits_section.RANGES
+                                                         + tacotron2_section.RANGES) + [
     ("data.path", lambda v: bool(v.strip()), "a corpus folder, manifest file or Hub dataset id (with "
                                               "data.generate_demo: the folder to write the demo corpus to)"),
     ("data.speaker", lambda v: v is None or (bool(v) if isinstance(v, list) else bool(v.strip())),

@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import UserError
-from ..models import speecht5_section, vits_section
+from ..models import speecht5_section, tacotron2_section, vits_section
 from ..models.speecht5_section import SpeechT5TrainingConfig
+from ..models.tacotron2_section import Tacotron2Settings
 from ..models.vits_section import VitsConfig
 
 # Each backend's recipe section (its settings, value ranges and rules), by model.type. The sections
 # are light modules (no torch): config reads them, and the heavy backends import config, one way.
-SECTIONS_BY_BACKEND = {"speecht5": speecht5_section, "vits": vits_section}
+SECTIONS_BY_BACKEND = {"speecht5": speecht5_section, "vits": vits_section, "tacotron2": tacotron2_section}
 
-BackendName = Literal["speecht5", "vits"]
+BackendName = Literal["speecht5", "vits", "tacotron2"]
 StrategyName = Literal["full", "freeze_lower", "lora", "head_only", "speaker_embedding", "auto"]
 SpeakerMode = Literal["learned", "file", "per_speaker"]
 DataFormat = Literal["ljspeech", "librispeech", "vctk", "libritts", "common_voice", "folder", "manifest", "hub"]
@@ -187,6 +188,7 @@ class Recipe:
     run: RunConfig = field(default_factory=RunConfig)
     vits: VitsConfig = field(default_factory=VitsConfig)
     speecht5: SpeechT5TrainingConfig = field(default_factory=SpeechT5TrainingConfig)
+    tacotron2: Tacotron2Settings = field(default_factory=Tacotron2Settings)
     training: dict = field(default_factory=dict)  # transformers.TrainingArguments fields
     source: str = "recipe"
     raw: dict = field(default_factory=dict)  # the recipe as given (after overrides), for the model card
@@ -216,6 +218,7 @@ SECTIONS: dict[str, type] = {
     "run": RunConfig,
     "vits": VitsConfig,
     "speecht5": SpeechT5TrainingConfig,
+    "tacotron2": Tacotron2Settings,
 }
 # TrainingArguments' own Hub fields would push through the Trainer, without the voice's model card,
 # and `hub_token` would put a secret into a file; the `push_to_hub` section replaces them.

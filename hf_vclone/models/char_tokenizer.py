@@ -52,7 +52,7 @@ def build_processor(texts: Iterable[str], directory: str | Path, sampling_rate: 
     )
 
 
-def build_vits_tokenizer(texts: Iterable[str], directory: str | Path) -> VitsTokenizer:
+def build_vits_tokenizer(texts: Iterable[str], directory: str | Path, add_blank: bool = True) -> VitsTokenizer:
     """A character VitsTokenizer in the facebook/mms-tts-* layout (vocab.json, blank id 0 between
     characters, lower-casing `normalize`, no phonemizer) over the lower-cased corpus alphabet."""
     texts = [t for t in texts if t and t.strip()]
@@ -65,4 +65,4 @@ def build_vits_tokenizer(texts: Iterable[str], directory: str | Path) -> VitsTok
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     return VitsTokenizer(vocab_file=str(directory / "vocab.json"), pad_token="<pad>", unk_token="<unk>",
-                         add_blank=True, normalize=True, phonemize=False)
+                         add_blank=add_blank, normalize=True, phonemize=False)

@@ -39,6 +39,11 @@ class Tacotron2Config(PretrainedConfig):
         guided_attention_loss_weight: float = 0.0,  # 0: off (Tachibana et al., 2018)
         guided_attention_sigma: float = 0.2,
         sampling_rate: int = 22050,
+        filter_length: int = 1024,  # the mels the published models and their vocoders expect
+        hop_length: int = 256,
+        win_length: int = 1024,
+        mel_fmin: float = 0.0,
+        mel_fmax: float = 8000.0,
         pad_token_id: int = 0,
         **kwargs,
     ) -> None:
@@ -74,4 +79,9 @@ class Tacotron2Config(PretrainedConfig):
         self.guided_attention_loss_weight = guided_attention_loss_weight
         self.guided_attention_sigma = guided_attention_sigma
         self.sampling_rate = sampling_rate
+        self.filter_length = filter_length
+        self.hop_length = hop_length
+        self.win_length = win_length
+        self.mel_fmin = mel_fmin
+        self.mel_fmax = mel_fmax
         super().__init__(pad_token_id=pad_token_id, **kwargs)

@@ -1,0 +1,259 @@
+"""Tacotron 2 backend: text -> natural-log mel with Tacotron2ForTextToSpeech, then a vocoder
+(a Tacotron-2-compatible HiFi-GAN named by `model.vocoder`, or Griffin-Lim offline).
+
+The founding documents' pipeline: a pretrained Tacotron 2 fine-tuned to a voice, its encoder
+frozen (`strategy: freeze_lower`), its decoder, attention and postnet trained. Voices are
+single-speaker, as the published Tacotron 2 models are: the voice lives in the weights.
+
+Clips keep their log-mels on the evaluation's scale (log10) in `labels`, as the other backends do;
+the voice converts them to the model's natural log at the door.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import List, Value
+from peft import PeftModel
+from torch import nn
+from transformers import VitsTokenizer
+
+from ...config import ModelConfig, StrategyConfig
+from ...data.audio import ClipError
+from ...data.prepare import FeatureSpec
+from ...errors import UserError
+from ..backend import Utterance
+from ..char_tokenizer import build_vits_tokenizer
+from ..loading import from_pretrained, load_model
+from ..speakers import SpeakerTable
+from ..tacotron2_section import Tacotron2Settings
+from .audio import Tacotron2Mel, griffin_lim
+from .configuration import Tacotron2Config
+from .modeling import Tacotron2ForTextToSpeech
+
+LN10 = math.log(10.0)
+# freeze_lower's named parts, bottom (text side) to top (spectrogram side)
+GROUPS = {
+    "embedding": ("embedding.",),
+    "encoder": ("encoder.",),
+    "attention": ("decoder.prenet.", "decoder.attention_rnn.", "decoder.attention_layer."),
+    "decoder": ("decoder.decoder_rnn.", "decoder.linear_projection.", "decoder.gate_layer."),
+    "postnet": ("postnet.",),
+}
+DEFAULT_FROZEN = ("embedding", "encoder")  # the documents' recipe: the text side stays as pretrained
+
+
+def _core(tts: nn.Module) -> Tacotron2ForTextToSpeech:
+    return tts.get_base_model() if isinstance(tts, PeftModel) else tts
+
+
+class Tacotron2Voice(nn.Module):
+    """Tacotron2ForTextToSpeech (or a peft model around it) plus the (empty) speaker table."""
+
+    def __init__(self, tts: nn.Module, speakers: SpeakerTable) -> None:
+        super().__init__()
+        self.tts = tts
+        self.speakers = speakers
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
+                labels_attention_mask: torch.Tensor, speaker_ids: torch.Tensor | None = None,
+                clip_ids: list[str] | None = None) -> Any:
+        return self.tts(input_ids=input_ids, attention_mask=attention_mask, labels=labels * LN10,
+                        labels_attention_mask=labels_attention_mask)
+
+    def train(self, mode: bool = True) -> Tacotron2Voice:
+        """A BatchNorm whose weights a strategy froze keeps its running statistics too: in training
+        mode it would re-estimate them from the new voice's batches, and the frozen encoder would
+        drift after all."""
+        super().train(mode)
+        if mode:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm1d) and not any(p.requires_grad for p in module.parameters()):
+                    module.eval()
+        return self
+
+    @property
+    def sampling_rate(self) -> int:
+        return int(_core(self.tts).config.sampling_rate)
+
+
+@dataclass
+class Tacotron2Collator:
+    """Pads text with the pad id and log-mels with zeros; the masks say which tokens and frames are real."""
+
+    pad_token_id: int
+
+    def __call__(self, rows: list[dict]) -> dict:
+        ids = [torch.as_tensor(r["input_ids"], dtype=torch.long) for r in rows]
+        mels = [torch.as_tensor(r["labels"], dtype=torch.float32) for r in rows]
+        text_len, frames = max(len(x) for x in ids), max(len(m) for m in mels)
+        input_ids = torch.full((len(rows), text_len), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), text_len), dtype=torch.long)
+        labels = torch.zeros((len(rows), frames, mels[0].shape[-1]))
+        labels_mask = torch.zeros((len(rows), frames), dtype=torch.long)
+        for i, (x, m) in enumerate(zip(ids, mels)):
+            input_ids[i, : len(x)] = x
+            attention_mask[i, : len(x)] = 1
+            labels[i, : len(m)] = m
+            labels_mask[i, : len(m)] = 1
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
+                 "labels_attention_mask": labels_mask,
+                 "speaker_ids": torch.tensor([int(r["speaker_id"]) for r in rows], dtype=torch.long)}
+        if "id" in rows[0]:
+            batch["clip_ids"] = [str(r["id"]) for r in rows]
+        return batch
+
+
+class Tacotron2Backend:
+    name = "tacotron2"
+    model_class = Tacotron2ForTextToSpeech
+    processor_class = VitsTokenizer
+    # Every Linear (`linear_layer`) and Conv1d (`conv`), NVIDIA's names for them. The LSTM cells
+    # are not nn.Linear modules, so they stay as they are under LoRA.
+    default_lora: dict = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": ["linear_layer", "conv"]}
+    head_prefixes = ("decoder.linear_projection.", "decoder.gate_layer.", "postnet.")  # head_only
+    feature_schema = {"input_ids": List(Value("int32")), "labels": List(List(Value("float32")))}
+
+    def __init__(self, settings: Tacotron2Settings | None = None) -> None:
+        self.settings = settings or Tacotron2Settings()
+        self._config: Tacotron2Config | None = None
+
+    # ---- building ------------------------------------------------------------------------------
+    def load_processor(self, cfg: ModelConfig, texts: list[str]) -> VitsTokenizer:
+        """A character tokenizer (no blank tokens between characters, as Tacotron 2 reads text);
+        the model's config is read too, since its rate and STFT decide how clips are prepared."""
+        if cfg.init_config is not None and cfg.processor in (None, "build"):
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as scratch:  # the voice's own save writes it where it belongs
+                tokenizer = build_vits_tokenizer(texts, scratch, add_blank=False)
+        else:
+            tokenizer = from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
+                                        trust_remote_code=cfg.trust_remote_code)
+        if cfg.init_config is not None:
+            self._config = self._build_config(cfg, tokenizer)
+        else:
+            self._config = from_pretrained(Tacotron2Config, cfg.name_or_path, "model.name_or_path",
+                                           **cfg.config_overrides)
+        return tokenizer
+
+    @staticmethod
+    def _build_config(cfg: ModelConfig, tokenizer: VitsTokenizer) -> Tacotron2Config:
+        try:
+            return Tacotron2Config(**{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tokenizer),
+                                   pad_token_id=tokenizer.pad_token_id)
+        except (ValueError, TypeError) as err:
+            raise UserError(f"model.init_config: not a buildable Tacotron 2: {' '.join(str(err).split())}") from None
+
+    def load_model(self, cfg: ModelConfig, processor: VitsTokenizer) -> nn.Module:
+        if cfg.init_config is None:
+            model = load_model(Tacotron2ForTextToSpeech, cfg.name_or_path, "model.name_or_path",
+                               cfg.config_overrides, cfg.trust_remote_code)
+        else:
+            model = Tacotron2ForTextToSpeech(self._build_config(cfg, processor))
+        if model.config.vocab_size < len(processor):
+            raise UserError(f"model.processor: the tokenizer has {len(processor)} symbols, the model's embedding "
+                            f"{model.config.vocab_size}; use the tokenizer saved with {cfg.name_or_path}")
+        self._config = model.config
+        return model
+
+    def load_vocoder(self, name: str | None) -> nn.Module | None:
+        """A HiFi-GAN in transformers' SpeechT5HifiGan layout, trained on Tacotron 2's natural-log
+        mels (hf-vclone convert writes one from speechbrain's); none: Griffin-Lim."""
+        if name is None:
+            return None
+        from transformers import SpeechT5HifiGan
+
+        return load_model(SpeechT5HifiGan, name, "model.vocoder").eval()
+
+    def speaker_dim(self, tts: nn.Module) -> int:
+        return 0  # single-speaker: no conditioning vector
+
+    def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> Tacotron2Voice:
+        self._config = _core(tts).config
+        return Tacotron2Voice(tts, speakers)
+
+    # ---- data ----------------------------------------------------------------------------------
+    def sampling_rate(self, processor: Any) -> int:
+        return int(self._known_config().sampling_rate)
+
+    def _known_config(self) -> Tacotron2Config:
+        if self._config is None:
+            raise RuntimeError("Tacotron2Backend reads the model's config in load_processor or make_voice; call one first")
+        return self._config
+
+    def feature_spec(self, processor: VitsTokenizer) -> FeatureSpec:
+        config = self._known_config()
+        mel = Tacotron2Mel(config)
+        vocab = set(processor.get_vocab())
+
+        def featurize(wave: np.ndarray, text: str) -> dict:
+            ids = processor(text)["input_ids"]
+            if not ids:
+                raise ClipError("no characters the tokenizer knows in the transcript")
+            with torch.no_grad():
+                log_mel = mel(torch.from_numpy(wave)[None])[0] / LN10
+            return {"input_ids": ids, "labels": log_mel.numpy(), "length": int(log_mel.shape[0])}
+
+        def unknown_characters(text: str) -> list[str]:
+            seen = processor.normalize_text(text) if processor.normalize else text
+            return sorted({ch for ch in seen if ch not in vocab})
+
+        return FeatureSpec(int(config.sampling_rate), featurize, self.feature_schema, unknown_characters)
+
+    def collator(self, tts: nn.Module, processor: VitsTokenizer) -> Tacotron2Collator:
+        return Tacotron2Collator(processor.pad_token_id)
+
+    def text_tokenizer(self, processor: VitsTokenizer) -> VitsTokenizer:
+        return processor
+
+    # ---- training ------------------------------------------------------------------------------
+    def trainer_class(self) -> tuple[type, dict]:
+        from ...trainer import VoiceTrainer
+
+        return VoiceTrainer, {}
+
+    def frozen_prefixes(self, tts: nn.Module, cfg: StrategyConfig) -> list[str]:
+        names = list(DEFAULT_FROZEN if cfg.freeze_groups is None else cfg.freeze_groups)
+        unknown = [g for g in names if g not in GROUPS]
+        if unknown:
+            raise UserError(f"strategy.freeze_groups: unknown part {', '.join(unknown)}; "
+                            f"Tacotron 2 parts: {', '.join(GROUPS)}")
+        return [prefix for g in names for prefix in GROUPS[g]]
+
+    def depth_levels(self, tts: nn.Module) -> list[tuple[str, ...]]:
+        return [GROUPS["embedding"] + GROUPS["encoder"], GROUPS["attention"], GROUPS["decoder"], GROUPS["postnet"]]
+
+    # ---- speaking ------------------------------------------------------------------------------
+    def speak(self, voice: Tacotron2Voice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
+              maxlenratio: float, processor: Any, vocoder: nn.Module | None, audio: bool = True) -> Utterance:
+        """Free-running until the stop gate fires, at most `maxlenratio` frames per text token;
+        then the vocoder (or Griffin-Lim). The alignment is the decoder's attention."""
+        model = _core(voice.tts)  # under LoRA too: peft put its layers inside this model
+        config = model.config
+        steps = max(1, min(config.max_decoder_steps, math.ceil(maxlenratio * input_ids.shape[1])))
+        out = model.generate(input_ids=input_ids, max_decoder_steps=steps)
+        length = int(out.lengths[0])
+        mel = out.spectrogram[0, :length].float()  # natural log
+        wave = None
+        if audio:
+            if vocoder is not None:
+                with torch.no_grad():
+                    wave = vocoder(mel).numpy()
+            else:
+                wave = griffin_lim(mel.numpy(), config, self.settings.griffin_lim_iters)
+        return Utterance((mel / LN10).numpy(), wave, out.alignments[0, :length].float().numpy())
+
+    # ---- the model card ------------------------------------------------------------------------
+    def card_model_line(self, meta: Any) -> str:
+        vocoder = meta.vocoder or "Griffin-Lim (no neural vocoder named)"
+        return f"Model: Tacotron 2 (text to mel spectrogram), vocoder: {vocoder}."
+
+    def card_usage(self, meta: Any, where: str, speaker_name: str | None, from_hub: bool) -> list[str]:
+        return ["With hf_vclone (transformers has no Tacotron 2):", "", "```python",
+                "from hf_vclone.synthesize import load_voice", "",
+                f'audio, rate = load_voice("{where}").synthesize("Hello from my new voice.")', "```", ""]

@@ -1,0 +1,86 @@
+"""The Tacotron 2 backend's own behaviour (the shared contract is tests/test_backend_conformance.py):
+its mels are the published definition, freeze_lower keeps the frozen encoder's BatchNorm
+statistics, and speaking stops at the length cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+
+from conftest import TINY_TACOTRON2, tiny_recipe
+from hf_vclone.config import recipe_from_dict
+from hf_vclone.finetune import FineTuneRun
+from hf_vclone.models.tacotron2 import Tacotron2Config
+from hf_vclone.models.tacotron2.audio import Tacotron2Mel, griffin_lim
+from hf_vclone.models.tacotron2.backend import Tacotron2Collator
+
+
+def test_mels_are_the_published_definition() -> None:
+    """Magnitude STFT (centred, reflect-padded, Hann), Slaney mel bands, natural log clamped at 1e-5:
+    what librosa computes with the published settings (22,050 Hz, n_fft 1024, hop 256, 80 bands to 8 kHz)."""
+    config = Tacotron2Config()
+    wave = np.random.default_rng(0).standard_normal(22050).astype(np.float32) * 0.1
+    ours = Tacotron2Mel(config)(torch.from_numpy(wave)[None])[0].numpy()
+    reference = librosa.feature.melspectrogram(y=wave, sr=22050, n_fft=1024, hop_length=256, win_length=1024,
+                                               power=1.0, n_mels=80, fmin=0.0, fmax=8000.0, center=True,
+                                               pad_mode="reflect")
+    np.testing.assert_allclose(ours, np.log(np.maximum(reference, 1e-5)).T, atol=1e-4)
+    assert ours.shape == (Tacotron2Mel(config).frames(len(wave)), 80)
+    silence = Tacotron2Mel(config)(torch.zeros(1, 2048))[0]
+    assert float(silence.min()) == float(silence.max()) == np.float32(np.log(1e-5))  # the clamp
+    # and back: Griffin-Lim gives audio of the same length on the same grid
+    assert abs(len(griffin_lim(ours, config, iterations=2)) - len(wave)) < 256
+
+
+def test_the_collator_marks_real_tokens_and_frames() -> None:
+    rows = [{"input_ids": [3, 4, 5], "labels": np.ones((4, 2)), "speaker_id": 0},
+            {"input_ids": [6], "labels": np.ones((2, 2)), "speaker_id": 0}]
+    batch = Tacotron2Collator(pad_token_id=0)(rows)
+    assert batch["input_ids"].tolist() == [[3, 4, 5], [6, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels_attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert float(batch["labels"][1, 2:].abs().sum()) == 0.0
+
+
+def test_freeze_lower_keeps_the_frozen_encoders_batchnorm_statistics(corpus: Path, tiny_tacotron2_base: Path,
+                                                                      tmp_path: Path) -> None:
+    raw = tiny_recipe(corpus, tiny_tacotron2_base, tmp_path / "out", model={"type": "tacotron2"},
+                      strategy={"name": "freeze_lower"}, evaluation={"enabled": False},
+                      tacotron2={"griffin_lim_iters": 2}, training={"max_steps": 2, "disable_tqdm": True})
+    job = FineTuneRun(recipe_from_dict(raw))
+    job.setup()
+    stats = lambda: {k: v.clone() for k, v in job.voice.state_dict().items() if "running_mean" in k}  # noqa: E731
+    before = stats()
+    job.train()
+    after = stats()
+    encoder = [k for k in before if ".encoder." in k]
+    postnet = [k for k in before if ".postnet." in k]
+    assert encoder and postnet
+    assert all(torch.equal(before[k], after[k]) for k in encoder), "a frozen BatchNorm re-estimated its statistics"
+    assert any(not torch.equal(before[k], after[k]) for k in postnet), "the trained postnet's statistics did not move"
+
+
+def test_speaking_stops_at_maxlenratio_frames_per_token(corpus: Path, tiny_tacotron2_base: Path, tmp_path: Path) -> None:
+    from hf_vclone.backends import get_backend
+    from hf_vclone.export import read_voice
+    from hf_vclone.voice_io import VoiceMeta, save_voice
+    from hf_vclone.models.tacotron2 import Tacotron2ForTextToSpeech
+    from hf_vclone.models.speakers import SpeakerTable
+    from transformers import VitsTokenizer
+
+    backend = get_backend("tacotron2")
+    tts = Tacotron2ForTextToSpeech.from_pretrained(tiny_tacotron2_base)
+    with torch.no_grad():
+        tts.decoder.gate_layer.linear_layer.bias.fill_(-30.0)  # never stops by itself
+    voice = backend.make_voice(tts, SpeakerTable(["me"], torch.zeros(1, 0), trainable=False))
+    tokenizer = VitsTokenizer.from_pretrained(tiny_tacotron2_base)
+    save_voice(voice, tokenizer, tmp_path / "v", VoiceMeta("tacotron2", None, "full"))
+    voice, tokenizer, _ = read_voice(tmp_path / "v")
+    ids = torch.tensor([tokenizer("the fox")["input_ids"]])
+    spoken = backend.speak(voice, ids, torch.zeros(0), 0.5, 2.0, tokenizer, None)
+    assert spoken.mel.shape == (2 * ids.shape[1], TINY_TACOTRON2["n_mel_channels"])
+    assert spoken.alignment.shape == (2 * ids.shape[1], ids.shape[1])
+    assert abs(len(spoken.audio) - spoken.mel.shape[0] * 256) <= 256
