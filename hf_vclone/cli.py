@@ -103,6 +103,15 @@ def _synthesize(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(ns: argparse.Namespace) -> int:
+    """A published checkpoint, read with weights_only and checked key by key, as a save_pretrained folder."""
+    from .models.tacotron2.convert import convert_tacotron2
+
+    out = convert_tacotron2(ns.checkpoint, ns.out, ns.sampling_rate)
+    print(f"wrote {out} (model.type: tacotron2, model.name_or_path: {out})")
+    return 0
+
+
 def _export(ns: argparse.Namespace) -> int:
     """A copy of the voice; with --merge a LoRA adapter is folded into its base."""
     from .export import merge_voice
@@ -210,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", action="store_true",
                         help="write a VITS voice (LoRA merged) as model.onnx: token ids -> waveform, for onnxruntime")
     export.set_defaults(func=_export)
+    convert = sub.add_parser("convert", help="a published checkpoint as a save_pretrained folder (Tacotron 2)")
+    convert.add_argument("kind", choices=["tacotron2"], help="what the checkpoint holds")
+    convert.add_argument("checkpoint", help="e.g. NVIDIA's tacotron2_statedict.pt or speechbrain's model.ckpt")
+    convert.add_argument("out", help="the new folder (model.name_or_path of a tacotron2 recipe)")
+    convert.add_argument("--sampling-rate", type=int, default=22050, help="the rate it was trained at")
+    convert.set_defaults(func=_convert)
     push = sub.add_parser("push", help="publish a voice to the Hugging Face Hub with its model card")
     push.add_argument("model", help="a folder written by `hf-vclone train`")
     push.add_argument("repo_id", help="e.g. your-name/my-voice")

@@ -1,0 +1,86 @@
+"""`hf-vclone convert tacotron2`: published checkpoints, written here in each published key layout,
+become a save_pretrained folder with exactly their weights, and NVIDIA's symbol ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import VitsTokenizer
+
+from hf_vclone.cli import main
+from hf_vclone.errors import UserError
+from hf_vclone.models.tacotron2 import Tacotron2Config, Tacotron2ForTextToSpeech
+from hf_vclone.models.tacotron2.convert import convert_tacotron2
+
+SMALL = dict(symbols_embedding_dim=16, encoder_embedding_dim=16, encoder_kernel_size=3, attention_rnn_dim=24,
+             decoder_rnn_dim=20, prenet_dim=8, attention_dim=6, attention_location_n_filters=4,
+             attention_location_kernel_size=7, postnet_embedding_dim=12, postnet_n_convolutions=4, n_mel_channels=10)
+
+
+@pytest.fixture(scope="module")
+def original() -> Tacotron2ForTextToSpeech:
+    torch.manual_seed(0)
+    model = Tacotron2ForTextToSpeech(Tacotron2Config(vocab_size=148, **SMALL))
+    with torch.no_grad():  # trained-looking BatchNorm statistics, so they must travel too
+        for name, buffer in model.named_buffers():
+            if "running_" in name:
+                buffer.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def _same_model(out: Path, original: Tacotron2ForTextToSpeech) -> None:
+    converted = Tacotron2ForTextToSpeech.from_pretrained(out).eval()
+    ours, theirs = converted.state_dict(), original.state_dict()
+    assert ours.keys() == theirs.keys()
+    for key in theirs:
+        if not key.endswith("num_batches_tracked"):
+            assert torch.equal(ours[key], theirs[key]), key
+    ids = torch.tensor([[40, 41, 42, 11, 43]])
+    torch.manual_seed(1)
+    a = original.generate(ids, max_decoder_steps=6).spectrogram
+    torch.manual_seed(1)
+    torch.testing.assert_close(converted.generate(ids, max_decoder_steps=6).spectrogram, a, rtol=0, atol=0)
+
+
+def test_nvidia_deeplearningexamples_layout(original: Tacotron2ForTextToSpeech, tmp_path: Path) -> None:
+    state = {f"module.{k}": v for k, v in original.state_dict().items()}
+    torch.save({"state_dict": state, "config": {"n_symbols": 148, "n_mel_channels": 10}, "epoch": 1500},
+               tmp_path / "nvidia_tacotron2pyt_fp32.pt")
+    assert main(["convert", "tacotron2", str(tmp_path / "nvidia_tacotron2pyt_fp32.pt"), str(tmp_path / "out")]) == 0
+    _same_model(tmp_path / "out", original)
+
+
+def test_nvidia_tacotron2_statedict_from_pytorch_0_4(original: Tacotron2ForTextToSpeech, tmp_path: Path) -> None:
+    state = {k: v for k, v in original.state_dict().items() if not k.endswith("num_batches_tracked")}
+    optimizer = torch.optim.Adam(original.parameters())
+    torch.save({"state_dict": state, "optimizer": optimizer.state_dict(), "learning_rate": 1e-3, "iteration": 10},
+               tmp_path / "tacotron2_statedict.pt")
+    _same_model(convert_tacotron2(tmp_path / "tacotron2_statedict.pt", tmp_path / "out"), original)
+
+
+def test_speechbrain_model_ckpt_and_the_nvidia_symbol_ids(original: Tacotron2ForTextToSpeech, tmp_path: Path) -> None:
+    torch.save(original.state_dict(), tmp_path / "model.ckpt")
+    out = convert_tacotron2(tmp_path / "model.ckpt", tmp_path / "out")
+    _same_model(out, original)
+    tokenizer = VitsTokenizer.from_pretrained(out)
+    # NVIDIA's table: pad "_" 0, "-" 1, "!'(),.:;? " 2-11, "A".."Z" 12-37, "a".."z" 38-63, then ARPAbet;
+    # english_cleaners lower-case first, so "Hi, Bo!" reads h i , space b o !
+    assert tokenizer("Hi, Bo!")["input_ids"] == [45, 46, 6, 11, 39, 52, 2]
+    assert tokenizer("-")["input_ids"] == [1]
+
+
+def test_what_does_not_fit_is_named(original: Tacotron2ForTextToSpeech, tmp_path: Path) -> None:
+    state = dict(original.state_dict())
+    del state["decoder.gate_layer.linear_layer.bias"]
+    state["decoder.extra.weight"] = torch.zeros(2)
+    torch.save({"state_dict": state}, tmp_path / "broken.pt")
+    with pytest.raises(UserError, match=r"missing decoder\.gate_layer\.linear_layer\.bias \| unexpected decoder\.extra"):
+        convert_tacotron2(tmp_path / "broken.pt", tmp_path / "out")
+    torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="no embedding.weight"):
+        convert_tacotron2(tmp_path / "other.pt", tmp_path / "out")
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "whole_module.pt")  # what NVIDIA/waveglow's .pt files do
+    with pytest.raises(UserError, match="pickles a whole model object is refused"):
+        convert_tacotron2(tmp_path / "whole_module.pt", tmp_path / "out")
