@@ -84,3 +84,29 @@ def test_speaking_stops_at_maxlenratio_frames_per_token(corpus: Path, tiny_tacot
     assert spoken.mel.shape == (2 * ids.shape[1], TINY_TACOTRON2["n_mel_channels"])
     assert spoken.alignment.shape == (2 * ids.shape[1], ids.shape[1])
     assert abs(len(spoken.audio) - spoken.mel.shape[0] * 256) <= 256
+
+
+def test_lora_reaches_the_lstm_cells_trains_the_postnet_whole_and_merges_exactly(tiny_tacotron2_base: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    from hf_vclone.backends import get_backend
+    from hf_vclone.models.tacotron2 import Tacotron2ForTextToSpeech
+
+    base = Tacotron2ForTextToSpeech.from_pretrained(tiny_tacotron2_base).eval()
+    lora = get_peft_model(base, LoraConfig(**get_backend("tacotron2").default_lora, init_lora_weights=False)).eval()
+    trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
+    for cell in ("attention_rnn", "decoder_rnn"):
+        assert sum(f"decoder.{cell}." in n and "lora_A" in n for n in trainable) == 2, cell  # weight_ih and weight_hh
+    assert any("postnet" in n and "modules_to_save" in n for n in trainable)
+    assert not any("postnet" in n and "lora_" in n for n in trainable)
+    assert any("encoder.convolutions" in n and "lora_" in n for n in trainable)
+    ids = torch.tensor([[3, 4, 5, 6, 7]])
+    labels = torch.randn(1, 8, TINY_TACOTRON2["n_mel_channels"])
+    torch.manual_seed(0)
+    adapted = lora(ids, labels=labels).spectrogram
+    merged = lora.merge_and_unload()
+    torch.manual_seed(0)
+    torch.testing.assert_close(merged(ids, labels=labels).spectrogram, adapted, rtol=1e-4, atol=1e-5)
+    torch.manual_seed(0)
+    assert not torch.allclose(Tacotron2ForTextToSpeech.from_pretrained(tiny_tacotron2_base).eval()(
+        ids, labels=labels).spectrogram, adapted)  # the adapter did change the output

@@ -112,9 +112,18 @@ class Tacotron2Backend:
     name = "tacotron2"
     model_class = Tacotron2ForTextToSpeech
     processor_class = VitsTokenizer
-    # Every Linear (`linear_layer`) and Conv1d (`conv`), NVIDIA's names for them. The LSTM cells
-    # are not nn.Linear modules, so they stay as they are under LoRA.
-    default_lora: dict = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": ["linear_layer", "conv"]}
+    # LoRA on every Linear (`linear_layer`) and Conv1d (`conv`) outside the postnet, and on the
+    # decoder's two LSTM cells' weight matrices through peft's `target_parameters` (an LSTMCell is
+    # not an nn.Linear); the postnet, small and the part that shapes the voice's spectral detail,
+    # trains whole and is saved with the adapter (`modules_to_save`). The encoder's BiLSTM keeps
+    # its weights: nn.LSTM reads them from a flat cache that parametrisation does not reach.
+    default_lora: dict = {
+        "r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+        "target_modules": r"^(embedding|encoder|decoder)\..*\.(linear_layer|conv)$",
+        "target_parameters": [f"decoder.{cell}.{w}" for cell in ("attention_rnn", "decoder_rnn")
+                              for w in ("weight_ih", "weight_hh")],
+        "modules_to_save": ["postnet"],
+    }
     head_prefixes = ("decoder.linear_projection.", "decoder.gate_layer.", "postnet.")  # head_only
     feature_schema = {"input_ids": List(Value("int32")), "labels": List(List(Value("float32")))}
 
