@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .section_rules import no_speaker_vector
+
 KEY = "tacotron2"
 
 
@@ -28,16 +30,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
 
 def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
     """(keys, clash, problem) for settings a Tacotron 2 recipe cannot combine (config/rules.py's form)."""
-    s = r.strategy
-    picks_speaker_embedding = s.name == "speaker_embedding" or (
-        s.name == "auto" and s.auto.little_similar == "speaker_embedding")
-    what = ("strategy.name: speaker_embedding" if s.name != "auto" else
-            "strategy.name: auto may pick speaker_embedding (strategy.auto.little_similar), which")
-    return [
-        (("strategy.name", "strategy.auto.little_similar", "model.type"), picks_speaker_embedding,
-         f"{what} trains only a speaker vector, and a Tacotron 2 voice has none (the voice is in its weights); "
-         "pick another strategy (for auto: strategy.auto.little_similar: head_only)"),
-    ]
+    return [no_speaker_vector(r, "Tacotron 2")]
 
 
 def model_config_class() -> type:

@@ -33,6 +33,7 @@ from transformers.utils import ModelOutput
 
 from ..config import ModelConfig, StrategyConfig, VitsConfig
 from ..data.audio import ClipError
+from ..data.collator import pad_batch
 from ..data.prepare import FeatureSpec
 from ..errors import UserError
 from ..vits.alignment import maximum_path
@@ -193,24 +194,11 @@ class VitsCollator:
     hop: int
 
     def __call__(self, rows: list[dict]) -> dict:
-        ids = [torch.as_tensor(r["input_ids"], dtype=torch.long) for r in rows]
-        mels = [torch.as_tensor(r["labels"], dtype=torch.float32) for r in rows]
-        text_len, frames = max(len(x) for x in ids), max(len(m) for m in mels)
-        input_ids = torch.full((len(rows), text_len), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), text_len), dtype=torch.long)
-        labels = torch.zeros((len(rows), frames, mels[0].shape[-1]))
-        waveform = torch.zeros((len(rows), frames * self.hop))
-        for i, (x, m, r) in enumerate(zip(ids, mels, rows)):
-            input_ids[i, : len(x)] = x
-            attention_mask[i, : len(x)] = 1
-            labels[i, : len(m)] = m
-            waveform[i, : len(m) * self.hop] = torch.as_tensor(r["waveform"], dtype=torch.float32)
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "waveform": waveform,
-                 "label_lengths": torch.tensor([len(m) for m in mels]),
-                 "speaker_ids": torch.tensor([int(r["speaker_id"]) for r in rows], dtype=torch.long)}
-        if "id" in rows[0]:
-            batch["clip_ids"] = [str(r["id"]) for r in rows]
-        return batch
+        batch, lengths = pad_batch(rows, self.pad_token_id)
+        waveform = torch.zeros((len(rows), batch["labels"].shape[1] * self.hop))
+        for i, (r, frames) in enumerate(zip(rows, lengths.tolist())):
+            waveform[i, : frames * self.hop] = torch.as_tensor(r["waveform"], dtype=torch.float32)
+        return {**batch, "waveform": waveform, "label_lengths": lengths}
 
 
 class VitsBackend:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .section_rules import no_speaker_vector
+
 KEY = "vits"
 
 
@@ -53,18 +55,11 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
 
 def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
     """(keys, clash, problem) for settings a VITS recipe cannot combine (config/rules.py's form)."""
-    s, t = r.strategy, r.training
-    picks_speaker_embedding = s.name == "speaker_embedding" or (
-        s.name == "auto" and s.auto.little_similar == "speaker_embedding")
-    speaker_embedding = ("strategy.name: speaker_embedding" if s.name != "auto" else
-                         "strategy.name: auto may pick speaker_embedding (strategy.auto.little_similar), which")
     return [
-        (("training.fp16", "model.type"), bool(t.get("fp16")),
+        (("training.fp16", "model.type"), bool(r.training.get("fp16")),
          "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
          "use training.bf16: true or float32"),
-        (("strategy.name", "strategy.auto.little_similar", "model.type"), picks_speaker_embedding,
-         f"{speaker_embedding} trains only a speaker vector, and a VITS voice has none (the voice is in its weights); "
-         "pick another strategy (for auto: strategy.auto.little_similar: head_only)"),
+        no_speaker_vector(r, "VITS"),
     ]
 
 

@@ -24,6 +24,7 @@ from transformers import VitsTokenizer
 
 from ...config import ModelConfig, StrategyConfig
 from ...data.audio import ClipError
+from ...data.collator import pad_batch
 from ...data.prepare import FeatureSpec
 from ...errors import UserError
 from ..backend import Utterance
@@ -88,24 +89,9 @@ class Tacotron2Collator:
     pad_token_id: int
 
     def __call__(self, rows: list[dict]) -> dict:
-        ids = [torch.as_tensor(r["input_ids"], dtype=torch.long) for r in rows]
-        mels = [torch.as_tensor(r["labels"], dtype=torch.float32) for r in rows]
-        text_len, frames = max(len(x) for x in ids), max(len(m) for m in mels)
-        input_ids = torch.full((len(rows), text_len), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), text_len), dtype=torch.long)
-        labels = torch.zeros((len(rows), frames, mels[0].shape[-1]))
-        labels_mask = torch.zeros((len(rows), frames), dtype=torch.long)
-        for i, (x, m) in enumerate(zip(ids, mels)):
-            input_ids[i, : len(x)] = x
-            attention_mask[i, : len(x)] = 1
-            labels[i, : len(m)] = m
-            labels_mask[i, : len(m)] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels,
-                 "labels_attention_mask": labels_mask,
-                 "speaker_ids": torch.tensor([int(r["speaker_id"]) for r in rows], dtype=torch.long)}
-        if "id" in rows[0]:
-            batch["clip_ids"] = [str(r["id"]) for r in rows]
-        return batch
+        batch, lengths = pad_batch(rows, self.pad_token_id)
+        frames = torch.arange(batch["labels"].shape[1])[None] < lengths[:, None]
+        return {**batch, "labels_attention_mask": frames.long()}
 
 
 class Tacotron2Backend:

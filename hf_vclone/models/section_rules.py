@@ -1,0 +1,20 @@
+"""Recipe rules more than one backend section shares (config/rules.py's (keys, clash, problem) form).
+
+A light module, as the sections are: no torch, no transformers at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def no_speaker_vector(r: Any, family: str) -> tuple[tuple[str, ...], bool, str]:
+    """A single-speaker family (VITS, Tacotron 2) has no speaker vector, so strategy
+    speaker_embedding, or auto where it may pick it, would train nothing."""
+    s = r.strategy
+    picks = s.name == "speaker_embedding" or (s.name == "auto" and s.auto.little_similar == "speaker_embedding")
+    what = ("strategy.name: speaker_embedding" if s.name != "auto" else
+            "strategy.name: auto may pick speaker_embedding (strategy.auto.little_similar), which")
+    return (("strategy.name", "strategy.auto.little_similar", "model.type"), picks,
+            f"{what} trains only a speaker vector, and a {family} voice has none (the voice is in its weights); "
+            "pick another strategy (for auto: strategy.auto.little_similar: head_only)")
