@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from peft import PeftModel
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .backends import saved_backend
 from .models.loading import from_pretrained, load_model
 from .models.speakers import SpeakerTable
-from .voice_io import META_FILE, VoiceMeta, read_meta, save_voice
+from .voice_io import DTYPES, META_FILE, VoiceMeta, read_meta, save_voice
 
 
 def merge_voice(directory: str | Path, out: str | Path, dtype: str = "float32") -> Path:
@@ -23,7 +25,21 @@ def merge_voice(directory: str | Path, out: str | Path, dtype: str = "float32") 
     if isinstance(voice.tts, PeftModel):
         voice.tts = voice.tts.merge_and_unload()
     merged = VoiceMeta(meta.backend, meta.base_model, meta.strategy, meta.vocoder, {**meta.extra, "merged": True})
-    return save_voice(voice, processor, out, merged, dtype)
+    out = save_voice(voice, processor, out, merged, dtype)
+    _copy_discriminator(Path(directory), Path(out), dtype)
+    return out
+
+
+def _copy_discriminator(source: Path, target: Path, dtype: str) -> None:
+    """A VITS voice's discriminator (and its layout metadata) goes along, in the export's dtype, so a
+    later fine-tune can start from it (`vits.discriminator: <the export>`)."""
+    path = source / "discriminator.safetensors"
+    if not path.is_file():
+        return
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata()
+    state = {k: v.to(DTYPES[dtype]) if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    save_file(state, str(target / path.name), metadata=metadata)
 
 
 def read_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:

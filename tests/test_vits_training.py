@@ -170,6 +170,11 @@ def test_lora_voice_is_an_adapter_that_merges_into_a_plain_model(corpus: Path, t
     with torch.no_grad():
         untouched = VitsModel.from_pretrained(tiny_vits_base)(input_ids=ids).waveform[0]
     assert untouched.shape != plain.shape or not torch.allclose(untouched, plain)
+    # the discriminator travels with an export, in its dtype, and a later fine-tune reads it back
+    half = merge_voice(out, tmp_path / "half", dtype="float16")
+    saved = load_file(str(half / DISCRIMINATOR_FILE))
+    assert saved and all(v.dtype == torch.float16 for v in saved.values() if v.is_floating_point())
+    assert build_discriminator(VitsConfig(discriminator=str(half))).width == 0.0625
 
 
 @pytest.mark.slow
