@@ -45,3 +45,18 @@ def load_model(cls: Any, name_or_path: str | None, key: str, overrides: dict | N
     weights load (no pickle), and a repo's own code runs only when the recipe says so."""
     return from_pretrained(cls, name_or_path, key, dtype=torch.float32, use_safetensors=True,
                            trust_remote_code=trust_remote_code, **(overrides or {}))
+
+
+def state_dict_problems(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[str]:
+    """What keeps `state` from loading into a model whose state dict is `target`: missing keys,
+    unexpected keys and shape mismatches, a few of each named (the converters' error message)."""
+    missing, extra = sorted(set(target) - set(state)), sorted(set(state) - set(target))
+    shapes = [f"{k} {tuple(state[k].shape)} (expected {tuple(target[k].shape)})"
+              for k in sorted(set(target) & set(state)) if state[k].shape != target[k].shape]
+
+    def some(names: list[str], n: int, sep: str = ", ") -> str:
+        return sep.join(names[:n]) + (" ..." if len(names) > n else "")
+
+    return ([f"missing {some(missing, 4)}"] if missing else []) + \
+           ([f"unexpected {some(extra, 4)}"] if extra else []) + \
+           ([f"shapes differ: {some(shapes, 3, '; ')}"] if shapes else [])

@@ -31,6 +31,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ..errors import UserError
+from ..models.loading import state_dict_problems
 from .discriminator import LAYOUTS, PERIODS, VitsDiscriminator
 
 OWN_FILE = "discriminator.safetensors"
@@ -180,13 +181,7 @@ def _weight(params: dict[str, torch.Tensor], layer: str) -> torch.Tensor:
 def _check(imported: ImportedDiscriminator, where: str) -> None:
     """Every key and shape against the discriminator the state must fill, named when they differ."""
     target = VitsDiscriminator(imported.periods, width=imported.width, layout=imported.layout).state_dict()
-    missing = sorted(set(target) - set(imported.state))
-    extra = sorted(set(imported.state) - set(target))
-    shapes = [f"{k} {tuple(imported.state[k].shape)} (expected {tuple(target[k].shape)})"
-              for k in sorted(set(target) & set(imported.state)) if imported.state[k].shape != target[k].shape]
-    problems = ([f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"] if missing else []) + \
-               ([f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"] if extra else []) + \
-               ([f"shapes differ: {'; '.join(shapes[:3])}{' ...' if len(shapes) > 3 else ''}"] if shapes else [])
+    problems = state_dict_problems(imported.state, target)
     if problems:
         raise UserError(f"{where} does not fit a {imported.layout}-layout discriminator of width {imported.width:g}: "
                         + " | ".join(problems))

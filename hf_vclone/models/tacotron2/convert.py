@@ -27,6 +27,7 @@ import torch
 from transformers import VitsTokenizer
 
 from ...errors import UserError
+from ..loading import state_dict_problems
 from .configuration import Tacotron2Config
 from .modeling import Tacotron2ForTextToSpeech
 
@@ -110,12 +111,7 @@ def convert_tacotron2(path: str | Path, out: str | Path, sampling_rate: int = 22
     for key in target:
         if key.endswith("num_batches_tracked") and key not in state:
             state[key] = torch.zeros((), dtype=torch.long)  # PyTorch 0.4 checkpoints predate it
-    missing, extra = sorted(set(target) - set(state)), sorted(set(state) - set(target))
-    shapes = [f"{k} {tuple(state[k].shape)} (expected {tuple(target[k].shape)})"
-              for k in target if k in state and state[k].shape != target[k].shape]
-    problems = ([f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"] if missing else []) + \
-               ([f"unexpected {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"] if extra else []) + \
-               ([f"shapes differ: {'; '.join(shapes[:3])}"] if shapes else [])
+    problems = state_dict_problems(state, target)
     if problems:
         raise UserError(f"convert: {path} ({source}) does not fit Tacotron 2: " + " | ".join(problems))
     model.load_state_dict({k: state[k].to(target[k].dtype) for k in target})
