@@ -36,7 +36,7 @@ vits-base: setup
 	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) assets/vits_demo_base --merge --dtype float16
 
 test: setup chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # Rebuild the committed quickstart base from scratch (about 2 hours on 2 cores): train, then export
 # the checkpoint that was committed (assets/quickstart_base/README.md says why that one) in float16.

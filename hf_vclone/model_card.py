@@ -96,10 +96,13 @@ def build_card(directory: str | Path, repo_id: str | None = None) -> ModelCard:
     if is_non_commercial(license_id):
         body += [f"> **Non-commercial licence.** The base model is licensed `{license_id}`; this voice inherits "
                  "it and may not be used commercially.", ""]
-    elif license_id is None:
+    elif license_id is None and meta.base_model:
         body += ["> **Licence unknown.** The base model's licence could not be read; check it before sharing "
                  "or using this voice, which inherits it.", ""]
-    body += _usage(meta, repo_id or str(directory.resolve()), facts)
+    elif license_id is None:
+        body += ["> **Trained from scratch:** no base model's licence applies; set this card's `license` "
+                 "before sharing it.", ""]
+    body += _usage(meta, repo_id or _shown_path(directory), facts)
     if metrics:
         body += _evaluation(metrics)
     if recipe_path.is_file():
@@ -123,15 +126,25 @@ def _summary(meta, facts: dict, hub_base: str | None) -> str:
     base = f"[`{hub_base}`](https://huggingface.co/{hub_base})" if hub_base else f"`{meta.base_model}`"
     minutes = facts.get("train_minutes")
     amount = f"{minutes:.1f} minutes ({facts.get('train_clips')} clips)" if minutes is not None else "its recordings"
-    parts = [f"A voice fine-tuned with hf_vclone from {base} on "
-             f"{amount} of `{facts.get('target_speaker', 'one speaker')}`.",
+    how = f"fine-tuned with hf_vclone from {base}" if meta.base_model else "trained from scratch with hf_vclone"
+    parts = [f"A voice {how} on {amount} of `{facts.get('target_speaker', 'one speaker')}`.",
              f"Strategy: `{meta.strategy}`" + (" (a LoRA adapter; the base loads first)." if meta.is_adapter else ".")]
     if choice := facts.get("strategy_choice"):
         parts.append(f"It was chosen by `strategy: auto`: {choice['reason']}.")
-    if facts.get("merged"):
+    if facts.get("merged") and meta.strategy == "lora":  # export --merge of a full voice merges nothing
         parts.append("The LoRA adapter is merged into the weights: no peft needed.")
     parts.append(saved_backend(meta.backend).card_model_line(meta))
     return " ".join(parts)
+
+
+def _shown_path(directory: Path) -> str:
+    """The folder as the card's snippets name it: relative to the working directory when inside it
+    (a committed asset's card must not name the machine that wrote it), else absolute."""
+    resolved = directory.resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)
 
 
 def _usage(meta, where: str, facts: dict) -> list[str]:

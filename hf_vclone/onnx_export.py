@@ -85,6 +85,7 @@ def export_onnx(directory: str | Path, out: str | Path, opset: int = 17) -> Path
         # VitsTokenizer's rules, for tokenizing without transformers (README: "ONNX")
         "lowercase": bool(tokenizer.normalize), "add_blank": bool(tokenizer.add_blank), "blank_id": 0,
         "is_uroman": bool(getattr(tokenizer, "is_uroman", False)),
+        "phonemize": bool(getattr(tokenizer, "phonemize", False)),  # espeak-ng en-us IPA, as VitsTokenizer does
         "replacements": dict(meta.extra.get("replacements") or {}),  # data.replacements, applied first
     }, indent=2) + "\n", encoding="utf-8")
     return out

@@ -6,6 +6,7 @@ processor files) plus hf_vclone's speaker table, written by the same `save_pretr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,14 @@ from hf_vclone.voice_io import VoiceMeta, save_voice
 from hf_vclone.models.char_tokenizer import build_processor, build_vits_tokenizer
 from hf_vclone.models.speakers import SpeakerTable, random_unit_vector
 from hf_vclone.models.speecht5 import SpeechT5Voice
+
+# Under pytest-xdist (`make test` runs `pytest -n auto`) each worker gets its share of the cores, and
+# so do the processes it launches (OMP_NUM_THREADS is inherited): OpenMP threads oversubscribing the
+# cores spin against each other and run several times slower than the same work one after another.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = _threads
+    torch.set_num_threads(int(_threads))
 
 TINY = dict(
     hidden_size=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,

@@ -52,17 +52,48 @@ def build_processor(texts: Iterable[str], directory: str | Path, sampling_rate: 
     )
 
 
-def build_vits_tokenizer(texts: Iterable[str], directory: str | Path, add_blank: bool = True) -> VitsTokenizer:
-    """A character VitsTokenizer in the facebook/mms-tts-* layout (vocab.json, blank id 0 between
-    characters, lower-casing `normalize`, no phonemizer) over the lower-cased corpus alphabet."""
+def build_vits_tokenizer(texts: Iterable[str], directory: str | Path, add_blank: bool = True,
+                         phonemize: bool = False) -> VitsTokenizer:
+    """A VitsTokenizer in the facebook/mms-tts-* layout (vocab.json, blank id 0 between symbols,
+    lower-casing `normalize`) over the corpus' own symbols.
+
+    `phonemize=False`: characters of the lower-cased corpus. `phonemize=True`: espeak-ng IPA
+    phonemes (with stress marks), as the original VITS (kakao-enterprise/vits-ljs) reads its text.
+    Phonemes spare a small model from learning English spelling, which a few thousand sentences
+    cannot teach it; the tokenizer phonemizes every text itself (transformers calls `phonemizer`)."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise UserError("cannot build a tokenizer: the data has no transcripts")
-    alphabet = sorted({ch for t in texts for ch in t.lower()})
-    vocab = {"<pad>": 0, **{ch: i + 1 for i, ch in enumerate(alphabet)}}
-    vocab["<unk>"] = len(vocab)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    kwargs = dict(pad_token="<pad>", unk_token="<unk>", add_blank=add_blank, normalize=True, phonemize=phonemize)
+    if phonemize:
+        symbols = phoneme_alphabet(texts)
+    else:
+        symbols = sorted({ch for t in texts for ch in t.lower()})
+    vocab = {"<pad>": 0, **{ch: i + 1 for i, ch in enumerate(symbols)}}
+    vocab["<unk>"] = len(vocab)
     (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    return VitsTokenizer(vocab_file=str(directory / "vocab.json"), pad_token="<pad>", unk_token="<unk>",
-                         add_blank=add_blank, normalize=True, phonemize=False)
+    return VitsTokenizer(vocab_file=str(directory / "vocab.json"), **kwargs)
+
+
+def phoneme_alphabet(texts: list[str]) -> list[str]:
+    """Every symbol espeak-ng's en-us phonemes of `texts` use, as VitsTokenizer will produce them
+    (one batched phonemizer call: a call per text costs 50 ms of start-up each)."""
+    try:
+        import phonemizer
+    except ImportError:
+        raise UserError("vits.phonemize needs the phonemizer package and espeak-ng: "
+                        "pip install phonemizer, and install espeak-ng (make setup does both)") from None
+    try:  # VitsTokenizer lower-cases (normalize) before it phonemizes
+        phonemes = phonemizer.phonemize([t.lower() for t in texts], language="en-us", backend="espeak", strip=True,
+                                        preserve_punctuation=True, with_stress=True)
+    except RuntimeError as err:  # phonemizer raises RuntimeError when espeak-ng is missing
+        raise UserError(f"vits.phonemize: {err}; install espeak-ng (make setup does)") from None
+    return sorted({ch for p in phonemes for ch in p} | set(ENGLISH_PHONEMES))
+
+
+# espeak-ng's en-us output symbols and the punctuation phonemizer keeps: in the vocabulary even when
+# the training corpus lacks one, so that a new sentence never meets an unknown phoneme.
+ENGLISH_PHONEMES = " !\"',-.:;?abdefhijklmnoprstuvwzæçðŋɐɑɔəɚɛɜɡɪɬɹɾʃʊʌʒʔˈˌːθᵻ"
+

@@ -248,7 +248,7 @@ class VitsBackend:
         how clips are prepared (before the weights are loaded)."""
         if cfg.init_config is not None and cfg.processor in (None, "build"):
             with tempfile.TemporaryDirectory() as scratch:  # the voice's own save writes it where it belongs
-                tokenizer = build_vits_tokenizer(texts, scratch)
+                tokenizer = build_vits_tokenizer(texts, scratch, phonemize=self.settings.phonemize)
         else:
             tokenizer = from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
                                         trust_remote_code=cfg.trust_remote_code)
@@ -282,9 +282,10 @@ class VitsBackend:
         def unknown_characters(text: str) -> list[str]:
             # With normalize on, VitsTokenizer lower-cases and silently drops characters outside
             # its vocabulary; they are reported here instead.
-            if processor.phonemize:
-                return []
-            seen = processor.normalize_text(text) if processor.normalize else text
+            if processor.phonemize:  # what the model reads is the phonemes
+                seen = processor.prepare_for_tokenization(text, normalize=processor.normalize)[0]
+            else:
+                seen = processor.normalize_text(text) if processor.normalize else text
             return sorted({ch for ch in seen if ch not in vocab})
 
         return FeatureSpec(rate, featurize, self.feature_schema, unknown_characters)

@@ -28,6 +28,9 @@ class VitsConfig:
     feature_matching_weight: float = 2.0
     segment_frames: int = 32  # latent frames decoded per clip per step (32 x hop 256 = 8192 samples)
     mel_bins: int = 80
+    # a model built from scratch (model.processor: build) reads espeak-ng IPA phonemes, as the original
+    # VITS does, instead of letters; a pretrained tokenizer says for itself (its `phonemize`)
+    phonemize: bool = False
     # the discriminator to start from: an hf_vclone voice or checkpoint folder, an original VITS / MMS
     # training checkpoint (D_*.pth) or a finetune-hf-vits model folder; none: a fresh one
     discriminator: str | None = None
@@ -60,6 +63,10 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
          "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
          "use training.bf16: true or float32"),
         no_speaker_vector(r, "VITS"),
+        (("vits.phonemize", "model.processor"),
+         r.vits.phonemize and not (r.model.init_config is not None and r.model.processor in (None, "build")),
+         "vits.phonemize: applies to a tokenizer built from the data (model.init_config with model.processor: build); "
+         "a pretrained tokenizer phonemizes or not as its tokenizer_config.json says (`phonemize`)"),
     ]
 
 

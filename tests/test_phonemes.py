@@ -1,0 +1,69 @@
+"""VITS built from scratch reading espeak-ng phonemes (`vits.phonemize`): the vocabulary covers
+what the tokenizer will produce, the data is prepared as phoneme ids, and the saved voice keeps
+phonemizing when it speaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import phonemizer
+import pytest
+from transformers import VitsTokenizer
+
+from hf_vclone.backends import recipe_backend
+from hf_vclone.config import RecipeError, recipe_from_dict
+from hf_vclone.finetune import run
+from hf_vclone.models.char_tokenizer import build_vits_tokenizer
+from hf_vclone.recipe_data import prepare_recipe_data
+from hf_vclone.synthesize import load_voice
+from conftest import TINY_VITS
+from test_vits_training import vits_recipe
+
+
+def _espeak(text: str) -> str:
+    return phonemizer.phonemize(text.lower(), language="en-us", backend="espeak", strip=True,
+                                preserve_punctuation=True, with_stress=True)
+
+
+def _symbols(tokenizer: VitsTokenizer, ids: list[int]) -> str:
+    """The symbols between the blanks (VitsTokenizer.decode drops every other symbol)."""
+    return "".join(tokenizer.convert_ids_to_tokens(ids[1::2]))
+
+
+def test_the_phoneme_vocabulary_covers_sentences_the_corpus_never_had(tmp_path: Path) -> None:
+    tokenizer = build_vits_tokenizer(["The clever fox sold the blue jacket."], tmp_path, phonemize=True)
+    assert tokenizer.phonemize and {"ð", "ə", "ˈ", "ɑ"} <= set(tokenizer.get_vocab())
+    unseen = "Young people enjoy thinking, sometimes. Why?"  # ŋ, ʌ, ɔɪ, ʃ never in the corpus
+    ids = tokenizer(unseen)["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+    assert _symbols(tokenizer, ids) == _espeak(unseen)
+    letters = build_vits_tokenizer(["The clever fox sold the blue jacket."], tmp_path / "letters")
+    assert not letters.phonemize and "ð" not in letters.get_vocab()
+
+
+def test_a_phoneme_recipe_prepares_phoneme_ids_and_its_voice_speaks_phonemes(corpus: Path, tmp_path: Path) -> None:
+    recipe = vits_recipe(corpus, tmp_path / "unused", tmp_path / "voice", max_steps=1, per_device_train_batch_size=2)
+    recipe["model"] = {"type": "vits", "name_or_path": None, "processor": "build",
+                       "init_config": {**TINY_VITS, "spectrogram_bins": 65}}
+    recipe["vits"]["phonemize"] = True
+    parsed = recipe_from_dict(recipe)
+    data, tokenizer = prepare_recipe_data(parsed, recipe_backend(parsed), None)
+    assert tokenizer.phonemize and not data.skipped
+    row = data.train[0]
+    assert _symbols(tokenizer, row["input_ids"]) == _espeak(row["text"])
+
+    run(parsed)
+    saved = VitsTokenizer.from_pretrained(tmp_path / "voice")
+    assert saved.phonemize and saved.get_vocab() == tokenizer.get_vocab()
+    wave, rate = load_voice(tmp_path / "voice").synthesize("Why enjoy young thinking?", seed=0)
+    assert rate == 16000 and len(wave) > 0
+    card = (tmp_path / "voice" / "README.md").read_text()  # no base: nothing "fine-tuned from None"
+    assert "trained from scratch with hf_vclone" in card and "None" not in card and "Licence unknown" not in card
+
+
+def test_phonemize_with_a_pretrained_tokenizer_is_refused_by_name(corpus: Path, tiny_vits_base: Path,
+                                                                   tmp_path: Path) -> None:
+    recipe = vits_recipe(corpus, tiny_vits_base, tmp_path / "out")
+    recipe["vits"]["phonemize"] = True
+    with pytest.raises(RecipeError, match="vits.phonemize: applies to a tokenizer built from the data"):
+        recipe_from_dict(recipe)
