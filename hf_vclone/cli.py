@@ -105,10 +105,17 @@ def _synthesize(ns: argparse.Namespace) -> int:
 
 def _convert(ns: argparse.Namespace) -> int:
     """A published checkpoint, read with weights_only and checked key by key, as a save_pretrained folder."""
-    from .models.tacotron2.convert import convert_tacotron2
+    if ns.kind == "tacotron2":
+        from .models.tacotron2.convert import convert_tacotron2
 
-    out = convert_tacotron2(ns.checkpoint, ns.out, ns.sampling_rate)
-    print(f"wrote {out} (model.type: tacotron2, model.name_or_path: {out})")
+        out = convert_tacotron2(ns.checkpoint, ns.out, ns.sampling_rate)
+        print(f"wrote {out} (model.type: tacotron2, model.name_or_path: {out})")
+        return 0
+    from .models.vocoder_convert import convert_hifigan, convert_waveglow
+
+    convert = convert_hifigan if ns.kind == "hifigan" else convert_waveglow
+    out = convert(ns.checkpoint, ns.out, ns.sampling_rate)
+    print(f"wrote {out} (a Tacotron 2 recipe's model.vocoder: {out})")
     return 0
 
 
@@ -219,10 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", action="store_true",
                         help="write a VITS voice (LoRA merged) as model.onnx: token ids -> waveform, for onnxruntime")
     export.set_defaults(func=_export)
-    convert = sub.add_parser("convert", help="a published checkpoint as a save_pretrained folder (Tacotron 2)")
-    convert.add_argument("kind", choices=["tacotron2"], help="what the checkpoint holds")
-    convert.add_argument("checkpoint", help="e.g. NVIDIA's tacotron2_statedict.pt or speechbrain's model.ckpt")
-    convert.add_argument("out", help="the new folder (model.name_or_path of a tacotron2 recipe)")
+    convert = sub.add_parser("convert", help="a published checkpoint as a save_pretrained folder "
+                                             "(Tacotron 2 and its vocoders)")
+    convert.add_argument("kind", choices=["tacotron2", "hifigan", "waveglow"], help="what the checkpoint holds")
+    convert.add_argument("checkpoint", help="e.g. NVIDIA's tacotron2_statedict.pt, speechbrain's model.ckpt or "
+                                            "generator.ckpt, NVIDIA's nvidia_waveglowpyt_fp32_20190427")
+    convert.add_argument("out", help="the new folder (a tacotron2 recipe's model.name_or_path, or model.vocoder)")
     convert.add_argument("--sampling-rate", type=int, default=22050, help="the rate it was trained at")
     convert.set_defaults(func=_convert)
     push = sub.add_parser("push", help="publish a voice to the Hugging Face Hub with its model card")

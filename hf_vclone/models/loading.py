@@ -60,3 +60,27 @@ def state_dict_problems(state: dict[str, torch.Tensor], target: dict[str, torch.
     return ([f"missing {some(missing, 4)}"] if missing else []) + \
            ([f"unexpected {some(extra, 4)}"] if extra else []) + \
            ([f"shapes differ: {some(shapes, 3, '; ')}"] if shapes else [])
+
+
+def read_torch_checkpoint(path: str | Path, where: str, expected: str) -> dict:
+    """A `.pt` / `.pth` / `.ckpt` dict read with `torch.load(weights_only=True)`: a checkpoint cannot
+    run code. `where` starts every error; `expected` says what file to give instead.
+
+    A file that pickles a whole model object (NVIDIA/waveglow's `waveglow_256channels.pt`, say)
+    is refused: loading it would run that code. The message says how to turn it into a state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{where}: {path} does not exist; give {expected}")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - every unreadable file gets the same one-line answer
+        first = str(err).splitlines()[0][:200]
+        pickled = next((line.split("GLOBAL", 1)[1].split()[0] for line in str(err).splitlines()
+                        if "Unsupported global: GLOBAL" in line), None)
+        what = f"a pickled {pickled} object, not a state dict" if pickled else f"unreadable with weights_only=True ({first})"
+        raise UserError(f"{where}: {path} is {what}. Loading a pickled model runs its code, so hf_vclone refuses "
+                        "it; load it once in a session you trust and torch.save its `.state_dict()`, or give "
+                        f"{expected}") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{where}: {path} holds a {type(loaded).__name__}, not a checkpoint dict; give {expected}")
+    return loaded

@@ -31,7 +31,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ..errors import UserError
-from ..models.loading import state_dict_problems
+from ..models.loading import read_torch_checkpoint, state_dict_problems
 from .discriminator import LAYOUTS, PERIODS, VitsDiscriminator
 
 OWN_FILE = "discriminator.safetensors"
@@ -84,14 +84,7 @@ def read_discriminator(path: str | Path) -> ImportedDiscriminator:
 def _load(path: Path, where: str) -> dict:
     if path.suffix == ".safetensors":
         return load_file(str(path))
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable pickle gets the same one-line answer
-        raise UserError(f"{where} could not be read as a PyTorch checkpoint with weights_only=True "
-                        f"({str(err).splitlines()[0][:200]}); give a D_*.pth of a VITS run, or a safetensors file") from None
-    if not isinstance(loaded, dict):
-        raise UserError(f"{where} holds a {type(loaded).__name__}, not a state dict")
-    return loaded
+    return read_torch_checkpoint(path, where, "a D_*.pth of a VITS run, or a safetensors file")
 
 
 def _periods_from_config(folder: Path) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,13 +158,20 @@ class Tacotron2Backend:
         return model
 
     def load_vocoder(self, name: str | None) -> nn.Module | None:
-        """A HiFi-GAN in transformers' SpeechT5HifiGan layout, trained on Tacotron 2's natural-log
-        mels (hf-vclone convert writes one from speechbrain's); none: Griffin-Lim."""
+        """A vocoder trained on Tacotron 2's natural-log mels, `(frames, mels) -> waveform`: a HiFi-GAN
+        in transformers' SpeechT5HifiGan layout or a WaveGlow (`hf-vclone convert hifigan|waveglow`
+        writes either from the published checkpoints); none: Griffin-Lim."""
         if name is None:
             return None
-        from transformers import SpeechT5HifiGan
+        from transformers import PretrainedConfig, SpeechT5HifiGan
 
-        return load_model(SpeechT5HifiGan, name, "model.vocoder").eval()
+        from ..waveglow import WaveGlowVocoder
+
+        try:  # a local folder or a Hub id alike; what cannot be read is reported by load_model below
+            kind = PretrainedConfig.get_config_dict(str(Path(name).expanduser()))[0].get("model_type")
+        except (OSError, ValueError):
+            kind = None
+        return load_model(WaveGlowVocoder if kind == "waveglow" else SpeechT5HifiGan, name, "model.vocoder").eval()
 
     def speaker_dim(self, tts: nn.Module) -> int:
         return 0  # single-speaker: no conditioning vector

@@ -27,7 +27,7 @@ import torch
 from transformers import VitsTokenizer
 
 from ...errors import UserError
-from ..loading import state_dict_problems
+from ..loading import read_torch_checkpoint, state_dict_problems
 from .configuration import Tacotron2Config
 from .modeling import Tacotron2ForTextToSpeech
 
@@ -48,18 +48,8 @@ def nvidia_vocab() -> dict[str, int]:
 
 def read_tacotron2_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
     """(state dict under our names, what the file was read as)."""
-    path = Path(path)
+    raw = read_torch_checkpoint(path, "convert tacotron2", "a Tacotron 2 checkpoint (.pt / .pth / .ckpt)")
     where = f"convert: {path}"
-    if not path.is_file():
-        raise UserError(f"{where} does not exist; give a Tacotron 2 checkpoint (.pt / .pth / .ckpt)")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - every unreadable file gets the same answer
-        raise UserError(f"{where} cannot be read with weights_only=True ({str(err).splitlines()[0][:200]}). A file "
-                        "that pickles a whole model object is refused because loading it runs code; load it once "
-                        "in a session you trust and save `model.state_dict()` with torch.save instead") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{where} holds a {type(raw).__name__}, not a checkpoint dict")
     if isinstance(raw.get("state_dict"), dict):
         state, source = raw["state_dict"], "NVIDIA checkpoint (state_dict)"
     elif isinstance(raw.get("model"), dict):
