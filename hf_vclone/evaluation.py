@@ -146,6 +146,16 @@ def score(spoken: Spoken, ref_mels: list[np.ndarray], ref_waves: list[np.ndarray
     return {"summary": summary, "per_sample": per_sample}
 
 
+METRICS_NOTE = (
+    "MCD: dB, DTW-aligned mel-cepstra c1-c13 of the 80-band log-mel, lower is closer (compare "
+    "systems within this file; the scale differs from MCD on WORLD/SPTK mel-cepstra). F0: RMSE in "
+    "cents over frames voiced in both, voicing error as a share of frames. Speaker similarity: "
+    "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second. "
+    "Alignment diagonality: Pearson correlation of decoder step and text token, each cell weighted "
+    "by its cross-attention (1: attends to the text in order; ~0: a blur or a band, the text ignored; "
+    "null: the system has no attention).")
+
+
 def compare_systems(
     systems: dict[str, System], rows: Dataset, cfg: EvaluationConfig, out_dir: str | Path,
     sampling_rate: int, reference_audio: ReferenceFn, notes: dict | None = None,
@@ -177,24 +187,9 @@ def compare_systems(
     others = {name: score(speak(system, texts, f"real voice {name}"), ref_mels, ref_waves, sampling_rate,
                           cfg.speaker_encoder, texts, cfg.asr_model, cfg.asr_language)
               for name, system in (other_voices or {}).items()}
-    samples = []
-    for i, (clip_id, text) in enumerate(zip(ids, texts)):
-        entry = {"id": clip_id, "text": text, "reference_frames": len(ref_mels[i]),
-                 "reference_wav": f"samples/{clip_id}_reference.wav"}
-        if ref_heard[i] is not None:  # what the ASR heard in the real recording
-            entry["reference"] = ref_heard[i]
-        for name in systems:
-            entry[name] = {**results[name]["per_sample"][i], "frames": len(spoken_by[name].mels[i]),
-                           "wav": f"samples/{clip_id}_{name}.wav"}
-        samples.append(entry)
+    samples = _sample_entries(ids, texts, ref_mels, ref_heard, results, spoken_by)
     report = {
-        "metrics": "MCD: dB, DTW-aligned mel-cepstra c1-c13 of the 80-band log-mel, lower is closer (compare "
-                   "systems within this file; the scale differs from MCD on WORLD/SPTK mel-cepstra). F0: RMSE in "
-                   "cents over frames voiced in both, voicing error as a share of frames. Speaker similarity: "
-                   "cosine of speaker embeddings, higher is closer. RTF: synthesis seconds per audio second. "
-                   "Alignment diagonality: Pearson correlation of decoder step and text token, each cell weighted "
-                   "by its cross-attention (1: attends to the text in order; ~0: a blur or a band, the text ignored; "
-                   "null: the system has no attention).",
+        "metrics": METRICS_NOTE,
         "length_ratio_bounds": list(LENGTH_RATIO_BOUNDS),
         "cer": cer_note(cfg.asr_model, cfg.asr_language),
         **(notes or {}),
@@ -211,6 +206,23 @@ def compare_systems(
     _plot_first_alignments(spoken_by, f'"{texts[0]}"' if texts else "", out_dir / ALIGNMENTS)
     write_report(report, out_dir / "report.md")
     return report
+
+
+def _sample_entries(ids: list[str], texts: list[str], ref_mels: list[np.ndarray], ref_heard: list,
+                    results: dict, spoken_by: dict[str, Spoken]) -> list[dict]:
+    """metrics.json's per-sentence entries: the text, what the ASR heard in the real recording, and
+    every system's scores, length and sample file."""
+    samples = []
+    for i, (clip_id, text) in enumerate(zip(ids, texts)):
+        entry = {"id": clip_id, "text": text, "reference_frames": len(ref_mels[i]),
+                 "reference_wav": f"samples/{clip_id}_reference.wav"}
+        if ref_heard[i] is not None:  # what the ASR heard in the real recording
+            entry["reference"] = ref_heard[i]
+        for name in spoken_by:
+            entry[name] = {**results[name]["per_sample"][i], "frames": len(spoken_by[name].mels[i]),
+                           "wav": f"samples/{clip_id}_{name}.wav"}
+        samples.append(entry)
+    return samples
 
 
 def _plot_first_alignments(spoken_by: dict[str, Spoken], title: str, path: Path) -> None:

@@ -1,0 +1,77 @@
+"""Where does a VITS base lose the words? Three paths from the same held-out sentences, each
+transcribed by the offline ASR (Whisper-base, greedy), against the real recordings:
+
+1. **decoder**: the real recording's posterior latent through the decoder (text not used): can the
+   waveform generator render speech at all?
+2. **prior, real durations**: the text encoder's prior, stretched by the monotonic alignment of the
+   real recording (as in training), through the reverse flow and the decoder: does the text side
+   know what each phoneme sounds like?
+3. **free-running**: `synthesize`, with predicted durations: what a user hears.
+
+A path that is intelligible where the next one is not locates the problem.
+
+    .venv/bin/python benchmarks/vits_diagnosis.py outputs/vits_demo_base/checkpoint-2000 --speaker us_f2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hf_vclone.synthesize import load_voice
+from hf_vclone.vits.alignment import maximum_path
+from base_cer import cer, held_out_sentences, real_recordings
+
+
+@torch.no_grad()
+def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667) -> tuple[np.ndarray, np.ndarray]:
+    """(decoder reconstruction, prior with the real alignment) for one recording."""
+    from hf_vclone.models.vits import _prior_log_likelihood, _core
+
+    vits, train_voice = _core(voice.voice.tts), voice.voice
+    ids = torch.tensor([voice.processor(voice.speaking.frontend(text))["input_ids"]])
+    mask = torch.ones_like(ids)
+    encoded = vits.text_encoder(input_ids=ids, padding_mask=mask[:, :, None].float(), attention_mask=mask)
+    mean, log_std = encoded.prior_means.transpose(1, 2), encoded.prior_log_variances.transpose(1, 2)
+    hop = train_voice.hop
+    w = torch.from_numpy(wave[: len(wave) // hop * hop])[None]
+    linear = train_voice.spectrogram.linear(w)
+    frames = linear.shape[-1]
+    frame_mask = torch.ones(1, 1, frames)
+    latents, _, _ = vits.posterior_encoder(linear, frame_mask)
+    decoded = vits.decoder(latents)[0, 0].numpy()
+    latents_p = vits.flow(latents, frame_mask, reverse=False)
+    alignment = maximum_path(_prior_log_likelihood(latents_p, mean, log_std),
+                             torch.ones(1, frames, ids.shape[1], dtype=torch.bool)).float()
+    z_mean = torch.bmm(alignment, mean.transpose(1, 2)).transpose(1, 2)
+    z_log_std = torch.bmm(alignment, log_std.transpose(1, 2)).transpose(1, 2)
+    z = z_mean + torch.randn_like(z_mean) * torch.exp(z_log_std) * noise
+    prior = vits.decoder(vits.flow(z, frame_mask, reverse=True))[0, 0].numpy()
+    return decoded, prior
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("voice")
+    parser.add_argument("--speaker", default="us_f2")
+    parser.add_argument("--sentences", type=int, default=6)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    voice = load_voice(args.voice)
+    rate, texts = voice.sampling_rate, held_out_sentences(args.sentences)
+    with tempfile.TemporaryDirectory() as tmp:
+        real = real_recordings(args.speaker, texts, rate, Path(tmp))
+    decoded, prior = zip(*(paths(voice, w.astype(np.float32), t) for w, t in zip(real, texts)))
+    free = [voice.synthesize(t)[0] for t in texts]
+    for name, waves in (("real recording", real), ("1. decoder (posterior latent)", decoded),
+                        ("2. prior, real durations", prior), ("3. free-running", free)):
+        value, heard = cer(list(waves), texts, rate)
+        print(f"{name:32s} CER {value:.3f}   e.g. {heard[2]!r}")
+
+
+if __name__ == "__main__":
+    main()
