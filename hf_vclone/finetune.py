@@ -37,6 +37,7 @@ from .publish import push_voice
 from .layer_lr import lr_multipliers as lr_multipliers_for
 from .backends import recipe_backend
 from .models.speakers import build_speakers
+from .models.warm_start import warm_start
 from .recipe_data import prepare_recipe_data, recipe_frontend
 from .speaking import Speaking
 from .systems import audio_only, base_speakers, base_system, other_voices, reference_audio
@@ -68,6 +69,10 @@ class FineTuneRun:
         with self.args.main_process_first(desc="prepare data"):
             self.data = self.prepare_data()
             tts = self.backend.load_model(self.recipe.model, self.processor)
+        if self.recipe.model.warm_start:
+            started = warm_start(tts, self.recipe.model.warm_start, self.recipe.model.warm_start_exclude)
+            if self.args.should_log:
+                print(started)
         self._load_evaluation_models()
         base_dir = self.recipe.model.name_or_path if self.recipe.model.init_config is None else None
         speakers = build_speakers(self.recipe.speaker, self.data.speakers, self.backend.speaker_dim(tts), base_dir)

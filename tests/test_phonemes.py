@@ -67,3 +67,47 @@ def test_phonemize_with_a_pretrained_tokenizer_is_refused_by_name(corpus: Path, 
     recipe["vits"]["phonemize"] = True
     with pytest.raises(RecipeError, match="vits.phonemize: applies to a tokenizer built from the data"):
         recipe_from_dict(recipe)
+
+
+def test_a_speecht5_base_reads_phonemes_and_a_voice_fine_tuned_from_it_keeps_reading_them(
+        corpus: Path, tmp_path: Path) -> None:
+    """speecht5.phonemize: the base's SpeechT5Processor holds a phonemizing VitsTokenizer, reloads
+    with plain transformers, and the clone fine-tuned from it reads the same phonemes."""
+    from transformers import SpeechT5Processor
+
+    from conftest import TINY, tiny_recipe
+
+    base = recipe_from_dict({
+        "model": {"name_or_path": None, "processor": "build", "init_config": TINY},
+        "speaker": {"mode": "per_speaker"},
+        "speecht5": {"phonemize": True},
+        "data": {"path": str(corpus), "exclude_speakers": ["us_f5"]},
+        "evaluation": {"enabled": False},
+        "output": {"dir": str(tmp_path / "base")},
+        "training": {"max_steps": 2, "per_device_train_batch_size": 4, "save_strategy": "no", "use_cpu": True},
+    })
+    data, processor = prepare_recipe_data(base, recipe_backend(base), None)
+    assert isinstance(processor.tokenizer, VitsTokenizer) and not data.skipped
+    row = data.train[0]
+    assert "".join(processor.tokenizer.convert_ids_to_tokens(row["input_ids"])) == _espeak(row["text"])
+    run(base)
+
+    reloaded = SpeechT5Processor.from_pretrained(tmp_path / "base")
+    assert isinstance(reloaded.tokenizer, VitsTokenizer) and reloaded.tokenizer.phonemize
+    ids = reloaded(text="Why enjoy young thinking?")["input_ids"]
+    assert "".join(reloaded.tokenizer.convert_ids_to_tokens(ids)) == _espeak("Why enjoy young thinking?")
+
+    run(recipe_from_dict(tiny_recipe(corpus, tmp_path / "base", tmp_path / "clone",
+                                     evaluation={"enabled": False}, training={"max_steps": 1})))
+    clone = SpeechT5Processor.from_pretrained(tmp_path / "clone")
+    assert clone.tokenizer.phonemize and clone.tokenizer.get_vocab() == reloaded.tokenizer.get_vocab()
+    wave, rate = load_voice(tmp_path / "clone").synthesize("Why enjoy young thinking?", seed=0)
+    assert rate == 16000 and len(wave) > 0
+
+
+def test_speecht5_phonemize_with_a_pretrained_processor_is_refused_by_name(corpus: Path, tiny_base: Path,
+                                                                           tmp_path: Path) -> None:
+    from conftest import tiny_recipe
+
+    with pytest.raises(RecipeError, match="speecht5.phonemize: applies to a tokenizer built from the data"):
+        recipe_from_dict(tiny_recipe(corpus, tiny_base, tmp_path / "out", speecht5={"phonemize": True}))

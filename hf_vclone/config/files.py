@@ -15,6 +15,7 @@ def missing_files(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         ("model.name_or_path", _folder_problem(m.name_or_path, weights=m.init_config is None)),
         ("model.processor", None if m.processor == "build" else _folder_problem(m.processor)),
         ("model.vocoder", _folder_problem(m.vocoder, weights=True)),
+        ("model.warm_start", _folder_problem(m.warm_start, weights=True)),
         ("evaluation.speaker_encoder", None if ev.speaker_encoder == "offline" else _folder_problem(ev.speaker_encoder)),
         ("evaluation.asr_model", _folder_problem(ev.asr_model)),
         ("vits.discriminator", _path_problem(r.vits.discriminator, "an hf_vclone voice folder, a finetune-hf-vits "

@@ -141,6 +141,11 @@ def _conflicts(r: Recipe) -> list[tuple[tuple[str, ...], str]]:
         (("speaker.path", "speaker.mode"), r.speaker.mode == "file" and not r.speaker.path,
          "speaker.path: speaker.mode file needs an .npy file with one speaker vector; set speaker.path or use "
          "speaker.mode: learned"),
+        (("model.warm_start", "model.init_config"), r.model.warm_start is not None and r.model.init_config is None,
+         "model.warm_start: starts a model built from model.init_config; a pretrained model.name_or_path already "
+         "starts from its own weights"),
+        (("model.warm_start_exclude", "model.warm_start"), bool(r.model.warm_start_exclude) and r.model.warm_start is None,
+         "model.warm_start_exclude: names parts to keep fresh in a warm start; set model.warm_start or remove it"),
         (("model.name_or_path", "model.init_config"), not r.model.name_or_path and r.model.init_config is None,
          "model.name_or_path: empty; give a Hub id (e.g. microsoft/speecht5_tts) or a local folder, or "
          "model.init_config to train from scratch"),

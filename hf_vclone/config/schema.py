@@ -45,6 +45,10 @@ class ModelConfig:
     config_overrides: dict = field(default_factory=dict)  # on top of the loaded config, e.g. encoder_layerdrop: 0
     vocoder: str | None = None  # e.g. microsoft/speecht5_hifigan; none means Griffin-Lim
     trust_remote_code: bool = False  # run Python code shipped with a Hub model; only for repos you trust
+    # with init_config: start from this saved voice or checkpoint folder's weights, except the parts
+    # named in warm_start_exclude (parameter-name prefixes, e.g. text_encoder), which start fresh
+    warm_start: str | None = None
+    warm_start_exclude: list[str] = field(default_factory=list)
 
 
 @dataclass

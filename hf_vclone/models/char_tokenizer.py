@@ -44,9 +44,18 @@ def train_char_tokenizer(texts: Iterable[str], directory: str | Path) -> SpeechT
     return SpeechT5Tokenizer(vocab_file=str(prefix) + ".model")
 
 
-def build_processor(texts: Iterable[str], directory: str | Path, sampling_rate: int = 16000) -> SpeechT5Processor:
-    """Tokenizer from `texts` plus the standard SpeechT5 log-mel feature extractor."""
-    tokenizer = train_char_tokenizer(texts, directory)
+def build_processor(texts: Iterable[str], directory: str | Path, sampling_rate: int = 16000,
+                    phonemize: bool = False) -> SpeechT5Processor:
+    """Tokenizer from `texts` plus the standard SpeechT5 log-mel feature extractor.
+
+    `phonemize=True`: the tokenizer is a phonemizing `VitsTokenizer` (no blanks) instead of
+    sentencepiece characters. SpeechT5Processor saves and reloads it as it is (AutoTokenizer reads
+    its tokenizer_config.json), so `SpeechT5Processor.from_pretrained` needs nothing of ours."""
+    texts = list(texts)
+    if phonemize:
+        tokenizer = build_vits_tokenizer(texts, directory, add_blank=False, phonemize=True)
+    else:
+        tokenizer = train_char_tokenizer(texts, directory)
     return SpeechT5Processor(
         feature_extractor=SpeechT5FeatureExtractor(sampling_rate=sampling_rate), tokenizer=tokenizer
     )
@@ -75,6 +84,18 @@ def build_vits_tokenizer(texts: Iterable[str], directory: str | Path, add_blank:
     vocab["<unk>"] = len(vocab)
     (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     return VitsTokenizer(vocab_file=str(directory / "vocab.json"), **kwargs)
+
+
+def unread_characters(tokenizer: VitsTokenizer, text: str) -> list[str]:
+    """What of `text` a VitsTokenizer would drop: with normalize on it lower-cases and silently
+    drops symbols outside its vocabulary, so they are reported instead. A phonemizing tokenizer
+    reads the phonemes, so those are checked."""
+    vocab = tokenizer.get_vocab()
+    if tokenizer.phonemize:
+        seen = tokenizer.prepare_for_tokenization(text, normalize=tokenizer.normalize)[0]
+    else:
+        seen = tokenizer.normalize_text(text) if tokenizer.normalize else text
+    return sorted({ch for ch in seen if ch not in vocab})
 
 
 def phoneme_alphabet(texts: list[str]) -> list[str]:

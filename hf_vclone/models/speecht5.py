@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from datasets import List, Value
 from torch import nn
-from transformers import (SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor,
+from transformers import (SpeechT5Config, SpeechT5ForTextToSpeech, SpeechT5HifiGan, SpeechT5Processor, VitsTokenizer,
                           TrainerCallback)
 from transformers.models.speecht5.modeling_speecht5 import shift_spectrograms_right
 
@@ -25,7 +25,7 @@ from ..config import ModelConfig, SpeechT5TrainingConfig, StrategyConfig
 from ..data.collator import SpectrogramCollator
 from ..data.features import LogMel
 from ..data.prepare import FeatureSpec
-from .char_tokenizer import build_processor
+from .char_tokenizer import build_processor, unread_characters
 from .loading import from_pretrained, load_model
 from ..errors import UserError
 from .backend import Utterance
@@ -220,7 +220,7 @@ class SpeechT5Backend:
         if cfg.init_config is not None and cfg.processor in (None, "build"):
             # Built in a scratch folder: the voice's own save writes the processor where it belongs.
             with tempfile.TemporaryDirectory() as scratch:
-                return build_processor(texts, scratch)
+                return build_processor(texts, scratch, phonemize=self.settings.phonemize)
         return from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor",
                                trust_remote_code=cfg.trust_remote_code)
 
@@ -241,6 +241,8 @@ class SpeechT5Backend:
             return {"input_ids": tokenizer(text)["input_ids"], "labels": mel, "length": len(mel)}
 
         def unknown_characters(text: str) -> list[str]:
+            if isinstance(tokenizer, VitsTokenizer):  # a phonemizing base (speecht5.phonemize)
+                return unread_characters(tokenizer, text)
             # SpeechT5's tokenizer is character-level sentencepiece: a character outside the
             # vocabulary becomes <unk>, which the model would read as noise. Sentencepiece
             # NFKC-normalises first, so a character counts as known if its NFKC form is.

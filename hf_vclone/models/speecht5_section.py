@@ -37,6 +37,11 @@ class SpeechT5TrainingConfig:
     # says why). 0: off. Inference is unchanged.
     # Tried once from scratch (0.25): it did not make the quickstart base speak (benchmarks/README.md item 10).
     text_only: float = 0.0
+    # A model built from scratch (model.init_config, model.processor: build) reads espeak-ng IPA
+    # phonemes instead of letters: its tokenizer is a phonemizing VitsTokenizer inside the
+    # SpeechT5Processor. Why: five letter-reading bases never learned to read English spelling from
+    # 5000 sentences (benchmarks/README.md, "Why the quickstart base did not speak").
+    phonemize: bool = False
 
 
 # (key, holds for the value, what the value must be), as config/rules.py RANGES
@@ -54,6 +59,10 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
     return [
         (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None,
          "strategy.freeze_groups: names VITS parts; for model.type speecht5 use strategy.freeze_layers"),
+        (("speecht5.phonemize", "model.processor"),
+         r.speecht5.phonemize and not (r.model.init_config is not None and r.model.processor in (None, "build")),
+         "speecht5.phonemize: applies to a tokenizer built from the data (model.init_config with model.processor: build); "
+         "a pretrained processor phonemizes or not as its tokenizer says"),
     ]
 
 

@@ -40,7 +40,7 @@ from ..vits.alignment import maximum_path
 from ..vits.duration import duration_nll
 from ..vits.losses import kl_loss
 from ..vits.spectrogram import VitsSpectrogram
-from .char_tokenizer import build_vits_tokenizer
+from .char_tokenizer import build_vits_tokenizer, unread_characters
 from .loading import from_pretrained, load_model
 from .backend import Utterance
 from .speakers import SpeakerTable
@@ -265,7 +265,6 @@ class VitsBackend:
         rate = self._config_rate
         spectrogram = spectrogram_for(self._config, self.settings.mel_bins)
         hop = spectrogram.hop
-        vocab = set(processor.get_vocab())
 
         def featurize(wave: np.ndarray, text: str) -> dict:
             ids = processor(text)["input_ids"]
@@ -280,13 +279,7 @@ class VitsBackend:
             return {"input_ids": ids, "labels": mel.T.numpy(), "waveform": wave, "length": frames}
 
         def unknown_characters(text: str) -> list[str]:
-            # With normalize on, VitsTokenizer lower-cases and silently drops characters outside
-            # its vocabulary; they are reported here instead.
-            if processor.phonemize:  # what the model reads is the phonemes
-                seen = processor.prepare_for_tokenization(text, normalize=processor.normalize)[0]
-            else:
-                seen = processor.normalize_text(text) if processor.normalize else text
-            return sorted({ch for ch in seen if ch not in vocab})
+            return unread_characters(processor, text)
 
         return FeatureSpec(rate, featurize, self.feature_schema, unknown_characters)
 
