@@ -194,6 +194,8 @@ class FineTuneRun:
                       "train_clips": len(self.data.train)}
         if self.choice:
             extra["strategy_choice"] = self.choice.as_dict()
+        if model.warm_start:  # the card says where the weights started
+            extra["warm_start"] = {"from": model.warm_start, "fresh": list(model.warm_start_exclude)}
         if data.replacements:  # applied again whenever the voice speaks (text_frontend.py)
             extra["replacements"] = dict(data.replacements)
         return VoiceMeta(self.backend.name, base, self.strategy_name, model.vocoder, extra)

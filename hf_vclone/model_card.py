@@ -127,6 +127,9 @@ def _summary(meta, facts: dict, hub_base: str | None) -> str:
     minutes = facts.get("train_minutes")
     amount = f"{minutes:.1f} minutes ({facts.get('train_clips')} clips)" if minutes is not None else "its recordings"
     how = f"fine-tuned with hf_vclone from {base}" if meta.base_model else "trained from scratch with hf_vclone"
+    if start := facts.get("warm_start"):
+        fresh = ", ".join(f"`{p}`" for p in start["fresh"])
+        how += f" (warm-started from `{start['from']}`" + (f", all but {fresh})" if fresh else ")")
     parts = [f"A voice {how} on {amount} of `{facts.get('target_speaker', 'one speaker')}`.",
              f"Strategy: `{meta.strategy}`" + (" (a LoRA adapter; the base loads first)." if meta.is_adapter else ".")]
     if choice := facts.get("strategy_choice"):

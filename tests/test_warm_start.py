@@ -41,6 +41,7 @@ def test_a_phoneme_vits_keeps_the_letters_decoder_and_starts_its_text_side_fresh
     fresh = [k for k in started if k.startswith("duration_predictor") and started[k].shape == source[k].shape
              and started[k].numel() > 1 and started[k].std() > 0]
     assert fresh and not all(torch.equal(started[k], source[k]) for k in fresh)
+    assert job._meta().extra["warm_start"] == {"from": str(tiny_vits_base), "fresh": FRESH}
 
 
 def test_a_part_that_does_not_fit_stops_the_run_naming_it(corpus: Path, tiny_vits_base: Path, tmp_path: Path) -> None:
@@ -62,3 +63,14 @@ def test_warm_start_keys_are_checked_before_any_data_is_prepared(corpus: Path, t
     missing["model"]["warm_start"] = str(tmp_path / "no_such_voice")
     with pytest.raises(RecipeError, match="model.warm_start: .*no_such_voice is not a directory"):
         recipe_from_dict(missing)
+
+
+def test_the_card_of_a_warm_started_voice_says_where_it_started() -> None:
+    from hf_vclone.model_card import _summary
+    from hf_vclone.voice_io import VoiceMeta
+
+    meta = VoiceMeta("vits", None, "full")
+    text = _summary(meta, {"train_minutes": 55.5, "train_clips": 996, "target_speaker": "us_f2",
+                           "warm_start": {"from": "assets/vits_demo_base", "fresh": FRESH}}, None)
+    assert ("trained from scratch with hf_vclone (warm-started from `assets/vits_demo_base`, all but "
+            "`text_encoder`, `duration_predictor`)") in text
