@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from hf_vclone.vits.alignment import maximum_path
+from hf_vclone.vits.alignment import beta_binomial_log_prior, maximum_path
 from hf_vclone.vits.discriminator import VitsDiscriminator
 from hf_vclone.vits.losses import (discriminator_loss, duration_loss, feature_matching_loss, generator_loss,
                                    kl_loss)
@@ -167,3 +167,27 @@ def test_duration_nll_is_the_flow_bound_and_training_it_teaches_the_durations() 
     with torch.no_grad():
         predicted = torch.exp(predictor(hidden, mask, reverse=True, noise_scale=0.0))
     assert 2.0 < float(predicted.mean()) < 4.0, float(predicted.mean())
+
+
+def test_the_alignment_prior_is_the_beta_binomial_of_badlani_et_al_in_a_padded_batch() -> None:
+    from scipy.stats import betabinom
+
+    sizes = [(12, 5), (7, 3)]  # (frames, tokens) per item
+    prior = beta_binomial_log_prior(torch.tensor([f for f, _ in sizes]), torch.tensor([n for _, n in sizes]), 12, 5)
+    for b, (frames, tokens) in enumerate(sizes):
+        expected = torch.tensor([[betabinom.logpmf(k, tokens - 1, t, frames - t + 1) for k in range(tokens)]
+                                 for t in range(1, frames + 1)], dtype=torch.float32)
+        assert torch.allclose(prior[b, :frames, :tokens], expected, atol=1e-5)
+        assert torch.allclose(prior[b, :frames, :tokens].exp().sum(1), torch.ones(frames), atol=1e-5)
+        assert not prior[b, frames:].any() and not prior[b, :, tokens:].any()  # padding: left to the mask
+
+
+def test_with_a_flat_likelihood_the_prior_alone_makes_the_search_find_the_diagonal() -> None:
+    frames, tokens = 40, 8
+    flat = torch.zeros(1, frames, tokens)  # a fresh text encoder: every token equally likely everywhere
+    mask = torch.ones(1, frames, tokens, dtype=torch.bool)
+    without = maximum_path(flat, mask)[0].sum(0)
+    with_prior = maximum_path(flat + beta_binomial_log_prior(torch.tensor([frames]), torch.tensor([tokens]),
+                                                             frames, tokens), mask)[0].sum(0)
+    assert without.tolist() == [1, 1, 1, 1, 1, 1, 1, 33]  # ties: every token but the last gets a single frame
+    assert (with_prior - frames / tokens).abs().max() <= 1  # about 5 frames each

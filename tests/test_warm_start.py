@@ -74,3 +74,24 @@ def test_the_card_of_a_warm_started_voice_says_where_it_started() -> None:
                            "warm_start": {"from": "assets/vits_demo_base", "fresh": FRESH}}, None)
     assert ("trained from scratch with hf_vclone (warm-started from `assets/vits_demo_base`, all but "
             "`text_encoder`, `duration_predictor`)") in text
+
+
+def test_the_alignment_prior_weight_falls_from_one_to_zero_over_its_steps(
+        corpus: Path, tiny_vits_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vits.alignment_prior_steps: the trainer sets the weight the search adds the prior with, step by step."""
+    from hf_vclone.finetune import run
+    from hf_vclone.models.vits import VitsVoice
+
+    seen: list[float] = []
+    forward = VitsVoice.forward
+
+    def spy(self, *args, **kwargs):
+        if self.training:
+            seen.append(self.alignment_prior_weight)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(VitsVoice, "forward", spy)
+    recipe = vits_recipe(corpus, tiny_vits_base, tmp_path / "out", max_steps=3)
+    recipe["vits"]["alignment_prior_steps"] = 2
+    run(recipe_from_dict(recipe))
+    assert seen == [1.0, 0.5, 0.0]

@@ -36,7 +36,7 @@ from ..data.audio import ClipError
 from ..data.collator import pad_batch
 from ..data.prepare import FeatureSpec
 from ..errors import UserError
-from ..vits.alignment import maximum_path
+from ..vits.alignment import beta_binomial_log_prior, maximum_path
 from ..vits.duration import duration_nll
 from ..vits.losses import kl_loss
 from ..vits.spectrogram import VitsSpectrogram
@@ -94,6 +94,9 @@ class VitsVoice(nn.Module):
         config = _core(tts).config
         self.hop = int(np.prod(config.upsample_rates))
         self.spectrogram = spectrogram_for(config, self.settings.mel_bins)
+        # weight of the beta-binomial alignment prior in this step's search; the trainer sets it
+        # (vits.alignment_prior_steps), 0 outside training
+        self.alignment_prior_weight = 0.0
 
     def forward(
         self,
@@ -119,10 +122,11 @@ class VitsVoice(nn.Module):
         latents, _, posterior_log_std = vits.posterior_encoder(linear, frame_mask)
         latents_p = vits.flow(latents, frame_mask, reverse=False)
 
-        alignment = maximum_path(
-            _prior_log_likelihood(latents_p, prior_mean, prior_log_std).detach(),
-            (frame_mask.transpose(1, 2) * text_mask).bool(),
-        )  # (batch, frames, tokens)
+        log_likelihood = _prior_log_likelihood(latents_p, prior_mean, prior_log_std).detach()
+        if self.alignment_prior_weight > 0:  # vits.alignment_prior_steps: a diagonal start for the search
+            log_likelihood = log_likelihood + self.alignment_prior_weight * beta_binomial_log_prior(
+                label_lengths, attention_mask.sum(1), frames, input_ids.shape[1]).to(log_likelihood.device)
+        alignment = maximum_path(log_likelihood, (frame_mask.transpose(1, 2) * text_mask).bool())  # (batch, frames, tokens)
         durations = alignment.sum(1)[:, None, :]  # (batch, 1, tokens)
         if vits.config.use_stochastic_duration_prediction:
             # not the predictor's own forward(reverse=False): its flow order does not invert (vits/duration.py)

@@ -37,6 +37,10 @@ class VitsConfig:
     discriminator_width: float | None = None  # channel multiplier; none: the imported one's, or 1.0 (published) fresh
     discriminator_layout: str | None = None  # hifigan (3 scales) or vits (1 scale); none: the imported one's, or hifigan
     discriminator_learning_rate: float | None = None  # none: training.learning_rate
+    # the first N steps add a diagonal prior (beta-binomial, Badlani et al. 2021) to the alignment
+    # search, its weight falling from 1 to 0; 0: off. A fresh text encoder cannot tell its tokens apart,
+    # and without it the search never finds the real durations (benchmarks/README.md)
+    alignment_prior_steps: int = 0
 
 
 # (key, holds for the value, what the value must be), as config/rules.py RANGES
@@ -52,6 +56,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
      "a channel multiplier above 0 (1.0 is the published size), or null"),
     ("vits.discriminator_layout", lambda v: v is None or v in ("hifigan", "vits"),
      "hifigan (three scale discriminators) or vits (one, as VITS and MMS-TTS trained with), or null"),
+    ("vits.alignment_prior_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
     ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
 ]
 

@@ -57,3 +57,30 @@ def maximum_path(log_likelihood: torch.Tensor, mask: torch.Tensor) -> torch.Tens
         step = active & (index > 0) & ((index == y) | (stay < advance))
         index = index - step.long()
     return path * mask
+
+
+@torch.no_grad()
+def beta_binomial_log_prior(n_frames: torch.Tensor, n_tokens: torch.Tensor, frames: int, tokens: int) -> torch.Tensor:
+    """log P(token | frame) of the static alignment prior of Badlani et al. (2021, "One TTS
+    Alignment To Rule Them All"): frame t of T (1-based) puts its mass on tokens 0..N-1 as a
+    beta-binomial with N-1 trials, alpha = t and beta = T - t + 1, so the likely token moves from
+    the first to the last along the diagonal. (batch, frames, tokens); entries outside an item's
+    T x N rectangle are 0 (the search masks them).
+
+    Why: the search needs a prior that already tells tokens apart. A fresh text encoder's is the
+    same for every token, so the first alignments put most tokens on one frame each and the text
+    encoder learns from those (benchmarks/README.md); the diagonal gives it a rough start."""
+    t = torch.arange(1, frames + 1, dtype=torch.float64)[None, :, None]  # (1, frames, 1)
+    k = torch.arange(tokens, dtype=torch.float64)[None, None, :]  # (1, 1, tokens)
+    big_t = n_frames.to(torch.float64)[:, None, None]
+    n = (n_tokens.to(torch.float64) - 1)[:, None, None]
+    inside = (t <= big_t) & (k <= n)
+    alpha, beta = t, (big_t - t + 1).clamp(min=1)
+    k_, rest = k.clamp(max=n.max().item()), (n - k).clamp(min=0)
+
+    def log_beta(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+
+    log_choose = torch.lgamma(n + 1) - torch.lgamma(k_ + 1) - torch.lgamma(rest + 1)
+    value = log_choose + log_beta(k_ + alpha, rest + beta) - log_beta(alpha, beta)
+    return torch.where(inside, value, torch.zeros_like(value)).float()

@@ -88,6 +88,9 @@ class VitsTrainer(VoiceTrainer):
 
     def model_loss(self, model, inputs, num_items_in_batch=None):
         """The reconstruction losses, plus (in training) the adversarial step's generator terms."""
+        steps = self.settings.alignment_prior_steps
+        self.accelerator.unwrap_model(model).alignment_prior_weight = (
+            max(0.0, 1.0 - self.state.global_step / steps) if steps and model.training else 0.0)
         outputs = model(**inputs)
         loss = outputs.loss
         if model.training:
