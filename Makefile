@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup espeak chromium quickstart vits-demo vits-base test base bench clean
+.PHONY: setup espeak chromium quickstart vits-demo vits-base vits-base-phonemes test base bench clean
 
 setup: $(VENV)/.installed espeak
 
@@ -34,6 +34,12 @@ VITS_BASE_STEP ?= 4000
 vits-base: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base.yaml
 	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) assets/vits_demo_base --merge --dtype float16
+
+# Stage 2, an experiment (benchmarks/README.md, session 8): the letters base above, exported to
+# outputs/vits_demo_base_letters, warm-starts a base that reads phonemes (recipes/vits_demo_base_phonemes.yaml).
+vits-base-phonemes: setup
+	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) outputs/vits_demo_base_letters --merge --dtype float16
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base_phonemes.yaml
 
 test: setup chromium
 	$(BIN)/python -m pytest -n auto --dist loadfile
