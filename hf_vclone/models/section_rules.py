@@ -18,3 +18,12 @@ def no_speaker_vector(r: Any, family: str) -> tuple[tuple[str, ...], bool, str]:
     return (("strategy.name", "strategy.auto.little_similar", "model.type"), picks,
             f"{what} trains only a speaker vector, and a {family} voice has none (the voice is in its weights); "
             "pick another strategy (for auto: strategy.auto.little_similar: head_only)")
+
+
+def phonemize_needs_a_built_tokenizer(r: Any, key: str, phonemize: bool) -> tuple[tuple[str, ...], bool, str]:
+    """`<family>.phonemize` chooses the tokenizer built from the data; a pretrained one already
+    says whether it phonemizes (its tokenizer_config.json), so the key would silently do nothing."""
+    built = r.model.init_config is not None and r.model.processor in (None, "build")
+    return ((key, "model.processor"), phonemize and not built,
+            f"{key}: applies to a tokenizer built from the data (model.init_config with model.processor: build); "
+            "a pretrained tokenizer phonemizes or not as its tokenizer_config.json says (`phonemize`)")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ranges import fraction
+from .section_rules import phonemize_needs_a_built_tokenizer
 
 KEY = "speecht5"
 
@@ -59,10 +60,7 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
     return [
         (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None,
          "strategy.freeze_groups: names VITS parts; for model.type speecht5 use strategy.freeze_layers"),
-        (("speecht5.phonemize", "model.processor"),
-         r.speecht5.phonemize and not (r.model.init_config is not None and r.model.processor in (None, "build")),
-         "speecht5.phonemize: applies to a tokenizer built from the data (model.init_config with model.processor: build); "
-         "a pretrained processor phonemizes or not as its tokenizer says"),
+        phonemize_needs_a_built_tokenizer(r, "speecht5.phonemize", r.speecht5.phonemize),
     ]
 
 

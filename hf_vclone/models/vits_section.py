@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .section_rules import no_speaker_vector
+from .section_rules import no_speaker_vector, phonemize_needs_a_built_tokenizer
 
 KEY = "vits"
 
@@ -68,10 +68,7 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
          "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
          "use training.bf16: true or float32"),
         no_speaker_vector(r, "VITS"),
-        (("vits.phonemize", "model.processor"),
-         r.vits.phonemize and not (r.model.init_config is not None and r.model.processor in (None, "build")),
-         "vits.phonemize: applies to a tokenizer built from the data (model.init_config with model.processor: build); "
-         "a pretrained tokenizer phonemizes or not as its tokenizer_config.json says (`phonemize`)"),
+        phonemize_needs_a_built_tokenizer(r, "vits.phonemize", r.vits.phonemize),
     ]
 
 
