@@ -76,22 +76,22 @@ def test_the_card_of_a_warm_started_voice_says_where_it_started() -> None:
             "`text_encoder`, `duration_predictor`)") in text
 
 
-def test_the_alignment_prior_weight_falls_from_one_to_zero_over_its_steps(
+def test_the_alignment_prior_falls_and_the_kl_weight_rises_over_their_steps(
         corpus: Path, tiny_vits_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """vits.alignment_prior_steps: the trainer sets the weight the search adds the prior with, step by step."""
+    """vits.alignment_prior_steps and vits.kl_warmup_steps: the trainer sets the weights step by step."""
     from hf_vclone.finetune import run
     from hf_vclone.models.vits import VitsVoice
 
-    seen: list[float] = []
+    seen: list[tuple[float, float]] = []
     forward = VitsVoice.forward
 
     def spy(self, *args, **kwargs):
         if self.training:
-            seen.append(self.alignment_prior_weight)
+            seen.append((self.alignment_prior_weight, self.kl_scale))
         return forward(self, *args, **kwargs)
 
     monkeypatch.setattr(VitsVoice, "forward", spy)
     recipe = vits_recipe(corpus, tiny_vits_base, tmp_path / "out", max_steps=3)
-    recipe["vits"]["alignment_prior_steps"] = 2
+    recipe["vits"] |= {"alignment_prior_steps": 2, "kl_warmup_steps": 2}
     run(recipe_from_dict(recipe))
-    assert seen == [1.0, 0.5, 0.0]
+    assert seen == [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]  # the KL weight rises as the prior falls

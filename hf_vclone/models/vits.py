@@ -97,6 +97,7 @@ class VitsVoice(nn.Module):
         # weight of the beta-binomial alignment prior in this step's search; the trainer sets it
         # (vits.alignment_prior_steps), 0 outside training
         self.alignment_prior_weight = 0.0
+        self.kl_scale = 1.0  # the KL term's share of vits.kl_weight this step (vits.kl_warmup_steps)
 
     def forward(
         self,
@@ -150,7 +151,7 @@ class VitsVoice(nn.Module):
         real_mel = slice_segments(labels.transpose(1, 2), starts, size) * LN10  # labels are log10
         mel = nn.functional.l1_loss(self.spectrogram.log_mel(generated[:, 0]), real_mel)
 
-        loss = cfg.mel_weight * mel + cfg.kl_weight * kl + cfg.duration_weight * duration
+        loss = cfg.mel_weight * mel + cfg.kl_weight * self.kl_scale * kl + cfg.duration_weight * duration
         return VitsTrainingOutput(loss=loss, mel_loss=mel.detach(), kl_loss=kl.detach(),
                                   duration_loss=duration.detach(), generated=generated, real=real)
 

@@ -41,6 +41,10 @@ class VitsConfig:
     # search, its weight falling from 1 to 0; 0: off. A fresh text encoder cannot tell its tokens apart,
     # and without it the search never finds the real durations (benchmarks/README.md)
     alignment_prior_steps: int = 0
+    # the KL term's weight rises from 0 to kl_weight over the first N steps; 0: off. Why: the KL pushes
+    # the posterior's spread up at every step, and on our small bases it collapsed onto a prior that
+    # says nothing about the text (benchmarks/README.md); a VAE's usual cure is to anneal it
+    kl_warmup_steps: int = 0
 
 
 # (key, holds for the value, what the value must be), as config/rules.py RANGES
@@ -56,6 +60,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
      "a channel multiplier above 0 (1.0 is the published size), or null"),
     ("vits.discriminator_layout", lambda v: v is None or v in ("hifigan", "vits"),
      "hifigan (three scale discriminators) or vits (one, as VITS and MMS-TTS trained with), or null"),
+    ("vits.kl_warmup_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
     ("vits.alignment_prior_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
     ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
 ]

@@ -88,9 +88,10 @@ class VitsTrainer(VoiceTrainer):
 
     def model_loss(self, model, inputs, num_items_in_batch=None):
         """The reconstruction losses, plus (in training) the adversarial step's generator terms."""
-        steps = self.settings.alignment_prior_steps
-        self.accelerator.unwrap_model(model).alignment_prior_weight = (
-            max(0.0, 1.0 - self.state.global_step / steps) if steps and model.training else 0.0)
+        voice, step = self.accelerator.unwrap_model(model), self.state.global_step
+        prior_steps, kl_steps = self.settings.alignment_prior_steps, self.settings.kl_warmup_steps
+        voice.alignment_prior_weight = max(0.0, 1.0 - step / prior_steps) if prior_steps and model.training else 0.0
+        voice.kl_scale = min(1.0, step / kl_steps) if kl_steps and model.training else 1.0
         outputs = model(**inputs)
         loss = outputs.loss
         if model.training:
