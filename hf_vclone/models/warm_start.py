@@ -49,6 +49,5 @@ def warm_start(model: nn.Module, folder: str | Path, exclude: list[str]) -> str:
     with torch.no_grad():
         for name, tensor in wanted.items():
             tensor.copy_(source[name].to(tensor.dtype))
-    fresh = sorted({p for p in exclude})
     return (f"warm start: {len(wanted)} of {len(target)} tensors from {folder}"
-            + (f"; fresh: {', '.join(fresh)}" if fresh else ""))
+            + (f"; fresh: {', '.join(exclude)}" if exclude else ""))
