@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# librosa compiles its numba kernels at import and caches them in site-packages; done once here,
+	# before processes that start together (DDP ranks, test workers) race to write them (numba#4807).
+	$(BIN)/python -c "import librosa"
 	touch $@
 
 espeak:

@@ -7,7 +7,20 @@ processor files) plus hf_vclone's speaker table, written by the same `save_pretr
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+# librosa's pYIN, DTW and Griffin-Lim kernels are numba functions compiled on first use (pYIN about
+# 30 s) and cached beside librosa in site-packages. In a fresh venv the two xdist workers and the
+# training processes they launch compiled them at the same time and wrote the same cache files;
+# a process that reads a half-written pair can die with SIGSEGV (numba issues 4807 and 10128), the
+# likely cause of CI's `accelerate launch train.py` killed by signal 11 on 2026-12-02, after synthesis,
+# while scoring with pYIN. Each worker, and the processes it launches one at a time, gets a cache of its own.
+# Set before anything imports numba, which reads it once.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "hf_vclone-numba"
+                                             / os.environ.get("PYTEST_XDIST_WORKER", "main")))
+# A native crash in a process a test launches prints its Python stack into the test's output.
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
 import pytest
 import torch

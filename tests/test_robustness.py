@@ -47,10 +47,13 @@ def weights(out: Path) -> dict[str, torch.Tensor]:
 def test_killed_and_resumed_run_ends_with_the_same_weights_as_an_unbroken_one(
     strategy: str, corpus: Path, tiny_base: Path, tmp_path: Path
 ) -> None:
+    # All three runs are fresh processes, as a user's would be. On 2026-12-02 CI saw an unbroken run made
+    # inside the pytest worker end with other weights than the killed and resumed fresh processes, for
+    # every strategy (cause not found; never seen here), while the FSDP resume test, fresh processes
+    # throughout, passed in the same run.
     unbroken = tmp_path / "unbroken"
-    job = FineTuneRun(recipe_from_dict(recipe(corpus, tiny_base, unbroken, strategy)))
-    job.setup()
-    job.finish(job.train())
+    whole = run_subprocess(recipe(corpus, tiny_base, unbroken, strategy))
+    assert whole.returncode == 0, whole.stderr[-3000:]
 
     broken = tmp_path / "broken"
     killed = run_subprocess(recipe(corpus, tiny_base, broken, strategy), kill_at=4)
@@ -60,14 +63,15 @@ def test_killed_and_resumed_run_ends_with_the_same_weights_as_an_unbroken_one(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout and "checkpoint-4" in resumed.stdout
 
+    # The losses first: where they part says whether the resume (step 5 on) or the run itself differs.
+    state = json.loads((broken / "checkpoint-8" / "trainer_state.json").read_text())
+    unbroken_state = json.loads((unbroken / "checkpoint-8" / "trainer_state.json").read_text())
+    losses = [h["loss"] for h in state["log_history"] if "loss" in h]
+    assert losses == [h["loss"] for h in unbroken_state["log_history"] if "loss" in h], unbroken_state["log_history"]
     expected, got = weights(unbroken), weights(broken)
     assert expected.keys() == got.keys() and expected
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0, msg=name)
-    state = json.loads((broken / "checkpoint-8" / "trainer_state.json").read_text())
-    unbroken_state = json.loads((unbroken / "checkpoint-8" / "trainer_state.json").read_text())
-    losses = [h["loss"] for h in state["log_history"] if "loss" in h]
-    assert losses == [h["loss"] for h in unbroken_state["log_history"] if "loss" in h]
 
 
 def test_resume_with_changed_accumulation_or_strategy_is_refused(
