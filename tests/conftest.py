@@ -15,10 +15,12 @@ from pathlib import Path
 # training processes they launch compiled them at the same time and wrote the same cache files;
 # a process that reads a half-written pair can die with SIGSEGV (numba issues 4807 and 10128), the
 # likely cause of CI's `accelerate launch train.py` killed by signal 11 on 2026-12-02, after synthesis,
-# while scoring with pYIN. Each worker, and the processes it launches one at a time, gets a cache of its own.
-# Set before anything imports numba, which reads it once.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "hf_vclone-numba"
-                                             / os.environ.get("PYTEST_XDIST_WORKER", "main")))
+# while scoring with pYIN. Each worker, and the processes it launches one at a time, gets a cache of its own
+# (set, not defaulted: a worker inherits the controller's environment). Set before anything imports
+# numba, which reads it once; xdist names the worker before it loads this file.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "hf_vclone-numba"
+                                        / os.environ["PYTEST_XDIST_WORKER"])
 # A native crash in a process a test launches prints its Python stack into the test's output.
 os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 
