@@ -32,7 +32,7 @@ def main() -> None:
     # A private, empty cache: the first run must really compute. Set before datasets is imported.
     os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="vclone-bench-cache-")
     sys.path.insert(0, str(ROOT))
-    from transformers import SpeechT5Processor
+    from transformers import SpeechT5Config, SpeechT5Processor
 
     from hf_vclone.config import DataConfig
     from hf_vclone.data.demo_corpus import build_demo_corpus
@@ -41,7 +41,8 @@ def main() -> None:
     from hf_vclone.models.speecht5 import SpeechT5Backend
 
     build_demo_corpus(args.corpus)
-    spec = SpeechT5Backend().feature_spec(SpeechT5Processor.from_pretrained(ROOT / "assets" / "quickstart_base"))
+    base = ROOT / "assets" / "quickstart_base"
+    spec = SpeechT5Backend().feature_spec(SpeechT5Processor.from_pretrained(base), SpeechT5Config.from_pretrained(base))
     cfg = DataConfig(path=args.corpus, num_proc=args.num_proc if args.num_proc > 1 else None)
     reference_seconds, audio = _reference(load_source(cfg), SpeechT5Processor.from_pretrained(
         ROOT / "assets" / "quickstart_base"), cfg.num_proc)

@@ -48,7 +48,7 @@ def _prepare(ns: argparse.Namespace) -> int:
     start = time.perf_counter()
     recipe = load_recipe(ns.recipe, ns.overrides)
     out = Path(recipe.output.dir)
-    data, _ = prepare_recipe_data(recipe, recipe_backend(recipe), out)
+    data = prepare_recipe_data(recipe, recipe_backend(recipe), out).data
     print(f"{data.summary()} in {time.perf_counter() - start:.1f} s")
     if data.cache:
         print(f"  features        {data.cache} ({'reused' if data.from_cache else 'computed and cached'})")

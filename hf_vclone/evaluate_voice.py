@@ -17,7 +17,8 @@ from .systems import base_system, other_voices, reference_audio
 def evaluate_saved(recipe: Recipe, directory: str | Path, out: str | Path) -> dict:
     cfg = recipe.evaluation
     backend = recipe_backend(recipe)
-    data, processor = prepare_recipe_data(recipe, backend, Path(recipe.output.dir))
+    prepared = prepare_recipe_data(recipe, backend, Path(recipe.output.dir))
+    data, processor, features = prepared.data, prepared.processor, prepared.features
     if data.eval is None:
         raise RecipeError(["data.eval_size: evaluation needs held-out clips; set it above 0"], recipe.source)
     synth = Synthesizer(directory)
@@ -31,6 +32,6 @@ def evaluate_saved(recipe: Recipe, directory: str | Path, out: str | Path) -> di
                                              recipe.model.name_or_path, synth.voice.speakers, data.train)
     systems["fine_tuned"] = Speaking.for_evaluation(backend, synth.processor, vocoder, cfg, synth.speaking.frontend).system(
         synth.voice, synth.voice.speakers.vector())
-    rate = backend.sampling_rate(processor)
+    rate = features.sampling_rate
     return compare_systems(systems, data.eval, cfg, out, rate, lambda row: reference_audio(row, recipe.data, rate),
-                           notes, other_voices(cfg, data.eval, backend, processor, recipe.data))
+                           notes, other_voices(cfg, data.eval, features, recipe.data))

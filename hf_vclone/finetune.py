@@ -146,12 +146,12 @@ class FineTuneRun:
         return VoiceEvaluator(
             list(rows["text"]), [np.asarray(m, np.float32) for m in rows["labels"]],
             [self._reference_audio(row) for row in rows], list(rows["id"]), speak_fn,
-            self.backend.sampling_rate(self.processor), cfg.speaker_encoder, self.out,
+            self.features.sampling_rate, cfg.speaker_encoder, self.out,
             cfg.asr_model, cfg.asr_language,
         )
 
     def _reference_audio(self, row: dict) -> np.ndarray:
-        return reference_audio(row, self.recipe.data, self.backend.sampling_rate(self.processor))
+        return reference_audio(row, self.recipe.data, self.features.sampling_rate)
 
     @functools.cached_property
     def vocoder(self) -> torch.nn.Module | None:
@@ -178,8 +178,9 @@ class FineTuneRun:
     def prepare_data(self) -> PreparedData:
         """Corpus -> checked, cleaned, featurised and cached clips (recipe_data.py); skipped.csv and
         the data card go into the output folder, written by the main process."""
-        data, self.processor = prepare_recipe_data(self.recipe, self.backend, self.out if self.args.should_save else None)
-        return data
+        prepared = prepare_recipe_data(self.recipe, self.backend, self.out if self.args.should_save else None)
+        self.processor, self.features = prepared.processor, prepared.features
+        return prepared.data
 
     def _meta(self) -> VoiceMeta:
         model = self.recipe.model
@@ -216,7 +217,7 @@ class FineTuneRun:
         rows = self.data.train.select(range(min(cfg.probe_sentences, len(self.data.train))))
         references = [self._reference_audio(row) for row in rows]
         minutes = float(sum(self.data.train["seconds"])) / 60
-        return choose_strategy(voices, list(rows["text"]), references, self.backend.sampling_rate(self.processor),
+        return choose_strategy(voices, list(rows["text"]), references, self.features.sampling_rate,
                                minutes, cfg, self.recipe.evaluation.speaker_encoder)
 
     # ---- train -------------------------------------------------------------------------------
@@ -304,14 +305,14 @@ class FineTuneRun:
             systems["base"], notes = base_system(self.speaking, base_tts, self.recipe.model.name_or_path,
                                                  self.initial_speakers, self.data.train)
         systems["fine_tuned"] = self.speaking.system(voice, voice.speakers.vector())
-        rate = self.backend.sampling_rate(self.processor)
+        rate = self.features.sampling_rate
         return compare_systems(systems, self.data.eval, cfg, self.out, rate, self._reference_audio, notes,
                                self.other_voices)
 
     @functools.cached_property
     def other_voices(self) -> dict[str, System] | None:
         """Read before training, so that a missing recording fails in the first minute."""
-        return other_voices(self.recipe.evaluation, self.data.eval, self.backend, self.processor, self.recipe.data)
+        return other_voices(self.recipe.evaluation, self.data.eval, self.features, self.recipe.data)
 
 
 def run(recipe: Recipe) -> RunResult:

@@ -7,7 +7,7 @@ none of them needs a Trainer or TrainingArguments for it.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +16,23 @@ from datasets import IterableDataset
 from .config import Recipe
 from .data.card import write_data_card
 from .data.demo_corpus import build_demo_corpus
-from .data.prepare import PreparedData, prepare
+from .data.prepare import FeatureSpec, PreparedData, prepare
 from .data.sources import load_source
 from .data.text import get_normalizer
 from .models.backend import Backend
 from .text_frontend import TextFrontEnd
 
 
-def prepare_recipe_data(recipe: Recipe, backend: Backend, report_dir: Path | None) -> tuple[PreparedData, Any]:
-    """(prepared clips, processor). Writes skipped.csv and the data card into `report_dir` (none:
-    nowhere, e.g. on ranks other than the main one)."""
+@dataclass
+class RecipeData:
+    data: PreparedData
+    processor: Any
+    features: FeatureSpec  # what a clip became, at which rate (the recipe's text front end included)
+
+
+def prepare_recipe_data(recipe: Recipe, backend: Backend, report_dir: Path | None) -> RecipeData:
+    """Prepared clips, with the processor and features that made them. Writes skipped.csv and the
+    data card into `report_dir` (none: nowhere, e.g. on ranks other than the main one)."""
     cfg = recipe.data
     if cfg.normalize_text:
         get_normalizer(cfg.language)  # an unknown language fails now, not after decoding
@@ -34,15 +41,22 @@ def prepare_recipe_data(recipe: Recipe, backend: Backend, report_dir: Path | Non
     raw = load_source(cfg)
     texts = [] if isinstance(raw, IterableDataset) else [t for t in raw["text"] if t]
     processor = backend.load_processor(recipe.model, texts)
-    spec, frontend = backend.feature_spec(processor), recipe_frontend(recipe, backend, processor)
-    if frontend:  # the tokenizer reads the mapped / romanised text; the dataset keeps the original
-        plain = spec
-        spec = replace(plain, featurize=lambda wave, text: plain.featurize(wave, frontend(text)),
-                       unknown_characters=lambda text: plain.unknown_characters(frontend(text)))
+    spec = recipe_features(recipe, backend, processor)
     data = prepare(raw, cfg, spec, report_dir)
     if report_dir is not None and not isinstance(data.train, IterableDataset):
         write_data_card(data, cfg.path, report_dir)
-    return data, processor
+    return RecipeData(data, processor, spec)
+
+
+def recipe_features(recipe: Recipe, backend: Backend, processor: Any) -> FeatureSpec:
+    """The backend's features for the model the recipe names, reading the text through the
+    recipe's front end (the dataset keeps the original text)."""
+    spec = backend.feature_spec(processor, backend.model_config(recipe.model, processor))
+    frontend = recipe_frontend(recipe, backend, processor)
+    if not frontend:
+        return spec
+    return replace(spec, featurize=lambda wave, text: spec.featurize(wave, frontend(text)),
+                   unknown_characters=lambda text: spec.unknown_characters(frontend(text)))
 
 
 def recipe_frontend(recipe: Recipe, backend: Backend, processor: Any) -> TextFrontEnd:

@@ -57,8 +57,8 @@ class Synthesizer:
         frontend = TextFrontEnd.for_tokenizer(self.backend.text_tokenizer(self.processor),
                                               self.meta.extra.get("replacements"))
         self.speaking = Speaking(self.backend, self.processor, self.vocoder, frontend=frontend)
-        # A VITS voice knows its rate from its model config; SpeechT5's is in its feature extractor.
-        self.sampling_rate = getattr(self.voice, "sampling_rate", None) or self.backend.sampling_rate(self.processor)
+        # The rate the voice's features were made at (VITS: its model config; SpeechT5: its extractor).
+        self.sampling_rate = self.backend.feature_spec(self.processor, self.voice.tts.config).sampling_rate
 
     def mel(self, text: str, speaker: str | None = None, seed: int = 0,
             minlenratio: float = 0.5, maxlenratio: float = 8.0) -> np.ndarray:

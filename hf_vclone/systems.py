@@ -15,7 +15,7 @@ from torch import nn
 from .config import DataConfig, EvaluationConfig
 from .data.audio import clean, decode
 from .evaluation import System, closest_system
-from .models.backend import Backend
+from .data.prepare import FeatureSpec
 from .models.speakers import FILE_NAME as SPEAKER_FILE
 from .models.speakers import SpeakerTable
 from .other_voices import other_voice_systems
@@ -52,15 +52,14 @@ def reference_audio(row: dict, cfg: DataConfig, rate: int) -> np.ndarray:
     return clean(wave, source_rate, rate, cfg.loudness_lufs, cfg.trim_top_db)
 
 
-def other_voices(cfg: EvaluationConfig, held_out: Any, backend: Backend, processor: Any,
+def other_voices(cfg: EvaluationConfig, held_out: Any, features: FeatureSpec,
                  data_cfg: DataConfig) -> dict[str, System] | None:
     """`evaluation.other_voices`: other real voices reading the held-out sentences, featurised like
     the target's recordings (the same clips compare_systems scores)."""
     if not cfg.other_voices or not isinstance(held_out, Dataset):
         return None
     rows = held_out.select(range(min(cfg.num_samples, len(held_out))))
-    featurize = backend.feature_spec(processor).featurize
-    rate = backend.sampling_rate(processor)
+    featurize, rate = features.featurize, features.sampling_rate
     return other_voice_systems(cfg.other_voices, list(rows["id"]), list(rows["text"]),
                                lambda row: reference_audio(row, data_cfg, rate),
                                lambda wave, text: featurize(wave, text)["labels"])

@@ -1,6 +1,6 @@
 """What every registered backend must do, the same way, on its tiny model: under each strategy it
 supports, build, featurise, collate and train a step; save a voice that reads back bit-exact;
-and speak with it. A strategy a backend does not support is refused by name before anything
+featurise as the run did from the saved voice alone; and speak with it. A strategy a backend does not support is refused by name before anything
 loads. A new backend is one module plus its entry in BASES below (its tiny fixtures).
 """
 
@@ -68,6 +68,15 @@ def test_build_train_save_reload_and_speak(backend: str, strategy: str, corpus: 
     assert saved.keys() == loaded.keys()
     for name in saved:
         torch.testing.assert_close(loaded[name], saved[name], rtol=0, atol=0, msg=name)
+
+    # Stateless: a fresh backend, given only the saved voice's processor and config, makes the
+    # features the run trained on, with no other call first.
+    fresh = type(job.backend)(job.backend.settings)
+    spec = fresh.feature_spec(processor, voice.tts.config)
+    assert spec.sampling_rate == job.features.sampling_rate
+    wave = (0.3 * np.sin(np.arange(spec.sampling_rate) * 0.05)).astype(np.float32)
+    np.testing.assert_array_equal(spec.featurize(wave, "the clever fox")["labels"],
+                                  job.features.featurize(wave, "the clever fox")["labels"])
 
     ids = torch.tensor([job.backend.text_tokenizer(processor)("the clever fox")["input_ids"]])
     torch.manual_seed(0)

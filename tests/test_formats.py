@@ -493,14 +493,14 @@ def _layout(layout: str, root: Path, put, outside: Path) -> tuple[Path, dict[str
 
 @pytest.mark.parametrize("layout", ["ljspeech", "librispeech", "vctk", "libritts", "common_voice", "folder", "manifest"])
 def test_every_reader_keeps_or_reports_each_clip_with_its_true_reason(layout: str, tmp_path: Path, put, tiny_base: Path) -> None:
-    from transformers import SpeechT5Processor
+    from transformers import SpeechT5Config, SpeechT5Processor
 
     from hf_vclone.data.prepare import prepare
     from hf_vclone.data.sources import load_source
     from hf_vclone.models.speecht5 import SpeechT5Backend
 
     path, kinds = _layout(layout, tmp_path / "corpus", put, tmp_path / "outside.wav")
-    spec = SpeechT5Backend().feature_spec(SpeechT5Processor.from_pretrained(tiny_base))
+    spec = SpeechT5Backend().feature_spec(SpeechT5Processor.from_pretrained(tiny_base), SpeechT5Config.from_pretrained(tiny_base))
     cfg = DataConfig(path=str(path), format=layout, eval_size=1, max_bad_fraction=0.9, unknown_characters="keep")
     data = prepare(load_source(cfg), cfg, spec, None)
     reasons = {r["id"]: r["reason"] for r in data.skipped}

@@ -47,7 +47,8 @@ def test_a_phoneme_recipe_prepares_phoneme_ids_and_its_voice_speaks_phonemes(cor
                        "init_config": {**TINY_VITS, "spectrogram_bins": 65}}
     recipe["vits"]["phonemize"] = True
     parsed = recipe_from_dict(recipe)
-    data, tokenizer = prepare_recipe_data(parsed, recipe_backend(parsed), None)
+    prepared = prepare_recipe_data(parsed, recipe_backend(parsed), None)
+    data, tokenizer = prepared.data, prepared.processor
     assert tokenizer.phonemize and not data.skipped
     row = data.train[0]
     assert _symbols(tokenizer, row["input_ids"]) == _espeak(row["text"])
@@ -86,7 +87,8 @@ def test_a_speecht5_base_reads_phonemes_and_a_voice_fine_tuned_from_it_keeps_rea
         "output": {"dir": str(tmp_path / "base")},
         "training": {"max_steps": 2, "per_device_train_batch_size": 4, "save_strategy": "no", "use_cpu": True},
     })
-    data, processor = prepare_recipe_data(base, recipe_backend(base), None)
+    prepared = prepare_recipe_data(base, recipe_backend(base), None)
+    data, processor = prepared.data, prepared.processor
     assert isinstance(processor.tokenizer, VitsTokenizer) and not data.skipped
     row = data.train[0]
     assert "".join(processor.tokenizer.convert_ids_to_tokens(row["input_ids"])) == _espeak(row["text"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from transformers import SpeechT5Processor
+from transformers import SpeechT5Config, SpeechT5Processor
 
 from hf_vclone.config import DataConfig
 from hf_vclone.data.card import write_data_card
@@ -19,7 +19,7 @@ from hf_vclone.models.speecht5 import SpeechT5Backend
 
 @pytest.fixture()
 def spec(tiny_base: Path):
-    return SpeechT5Backend().feature_spec(SpeechT5Processor.from_pretrained(tiny_base))
+    return SpeechT5Backend().feature_spec(SpeechT5Processor.from_pretrained(tiny_base), SpeechT5Config.from_pretrained(tiny_base))
 
 
 @pytest.fixture()

@@ -56,7 +56,8 @@ def test_an_is_uroman_tokenizer_trains_on_romanised_text_and_the_dataset_keeps_t
     base = _uroman_base(tiny_vits_base, tmp_path)
     recipe = recipe_from_dict(vits_recipe(_russian_corpus(corpus, tmp_path), base, tmp_path / "out"))
     backend = recipe_backend(recipe)
-    data, tokenizer = prepare_recipe_data(recipe, backend, None)
+    prepared = prepare_recipe_data(recipe, backend, None)
+    data, tokenizer = prepared.data, prepared.processor
     assert len(data.train) + len(data.eval) == 10 and not data.skipped  # no clip lost to "unknown characters"
     for row in data.train:
         assert row["text"] in RUSSIAN

@@ -1,6 +1,7 @@
-"""VITS fine-tuning on a tiny VitsModel: every loss trains every part, the discriminator steps
-alone and travels with checkpoints, strategies train exactly their parameters, and what is saved
-is a plain VitsModel (or a peft adapter) that transformers' own pipeline speaks with."""
+"""VITS fine-tuning on a tiny VitsModel: every loss trains every part, the discriminator steps in
+the training step (never in a loss) and travels with checkpoints, strategies train exactly their
+parameters, and what is saved is a plain VitsModel (or a peft adapter) that transformers' own
+pipeline speaks with."""
 
 from __future__ import annotations
 
@@ -76,26 +77,40 @@ def test_loss_terms_are_logged_finite_at_every_step(bf16: bool, corpus: Path, ti
         assert entry["mel_loss"] > 0 and entry["discriminator_loss"] > 0
 
 
-def test_the_generator_step_gives_the_discriminator_no_gradient(corpus: Path, tiny_vits_base: Path,
-                                                                 tmp_path: Path) -> None:
+def test_the_generator_loss_leaves_the_discriminator_alone_and_the_training_step_trains_it(
+    corpus: Path, tiny_vits_base: Path, tmp_path: Path
+) -> None:
     job = FineTuneRun(recipe_from_dict(vits_recipe(corpus, tiny_vits_base, tmp_path / "out")))
     job.setup()
     trainer = job.trainer
     trainer.create_optimizer_and_scheduler(num_training_steps=4)
     discriminator = trainer._discriminator
-    before = {k: v.clone() for k, v in discriminator.state_dict().items()}
+
+    def weights_now() -> dict[str, torch.Tensor]:
+        """Its weights, not its spectral norm's power-iteration vectors (buffers any forward moves)."""
+        return {n: p.detach().clone() for n, p in discriminator.named_parameters()}
+
+    before = weights_now()
     batch = trainer.data_collator([job.data.train[i] for i in range(2)])
     job.voice.train()
     loss = trainer.compute_loss(job.voice, batch)
-    # the discriminator's own step has run (its weights moved) and left no gradient behind ...
-    assert changed(before, discriminator.state_dict())
-    assert all(p.grad is None for p in discriminator.parameters())
+    # a loss function steps no optimizer: the discriminator is as it was ...
+    assert not changed(before, weights_now())
     loss.backward()
     # ... and the generator's loss reaches the generator only
     assert all(p.grad is None for p in discriminator.parameters())
     assert all(p.requires_grad for p in discriminator.parameters())
     grads = [p.grad for n, p in job.voice.named_parameters() if n.startswith("tts.decoder.")]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    job.voice.zero_grad(set_to_none=True)
+    # evaluation calls compute_loss too, and never trains it
+    job.voice.eval()
+    trainer.compute_loss(job.voice, batch)
+    assert not changed(before, weights_now())
+    # the training step does: the generator's step, then the discriminator's, which leaves no gradient
+    job.train()
+    assert changed(before, weights_now())
+    assert all(p.grad is None for p in discriminator.parameters())
 
 
 def test_the_saved_voice_is_a_plain_vits_model_for_transformers_pipeline(full_run) -> None:

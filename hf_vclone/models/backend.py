@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
+from transformers import PretrainedConfig
 
 from ..config import ModelConfig, StrategyConfig
 from ..data.prepare import FeatureSpec
@@ -39,8 +40,15 @@ class Backend(Protocol):
     default_lora: dict  # peft LoraConfig fields for strategy lora, before the recipe's own
     head_prefixes: tuple[str, ...]  # parameter-name prefixes strategy head_only trains
 
-    # ---- building: processor, model, vocoder, the trainable voice -------------------------------
+    # ---- building: processor, model config, model, vocoder, the trainable voice ----------------
+    # Stateless: each call gets what it depends on, so the same calls serve a training run (its
+    # recipe) and a saved voice (its folder), in any order.
     def load_processor(self, cfg: ModelConfig, texts: list[str]) -> Any: ...
+
+    def model_config(self, cfg: ModelConfig, processor: Any) -> PretrainedConfig:
+        """The model's config as the recipe gives it (built, or the pretrained one with the
+        overrides), without its weights: the data is prepared before the model is loaded."""
+        ...
 
     def load_model(self, cfg: ModelConfig, processor: Any) -> nn.Module: ...
 
@@ -50,10 +58,8 @@ class Backend(Protocol):
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> nn.Module: ...
 
-    # ---- data: what a clip becomes, and how clips become a batch --------------------------------
-    def sampling_rate(self, processor: Any) -> int: ...
-
-    def feature_spec(self, processor: Any) -> FeatureSpec: ...
+    # ---- data: what a clip becomes (at which rate), and how clips become a batch ----------------
+    def feature_spec(self, processor: Any, config: PretrainedConfig) -> FeatureSpec: ...
 
     def collator(self, tts: nn.Module, processor: Any) -> Callable[[list[dict]], dict]: ...
 

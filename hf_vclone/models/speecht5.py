@@ -197,17 +197,26 @@ class SpeechT5Backend:
     def __init__(self, settings: SpeechT5TrainingConfig | None = None) -> None:
         self.settings = settings or SpeechT5TrainingConfig()
 
+    def model_config(self, cfg: ModelConfig, processor: SpeechT5Processor) -> SpeechT5Config:
+        """model.init_config sized to the processor's vocabulary, or the pretrained config."""
+        if cfg.init_config is None:
+            return from_pretrained(SpeechT5Config, cfg.name_or_path, "model.name_or_path", **cfg.config_overrides)
+        tok = processor.tokenizer
+        try:
+            return SpeechT5Config(
+                **{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
+            )
+        except (ValueError, TypeError) as err:
+            raise UserError(f"model.init_config: not a buildable SpeechT5 architecture: {' '.join(str(err).split())}") from None
+
     def load_model(self, cfg: ModelConfig, processor: SpeechT5Processor) -> nn.Module:
         """Pretrained weights, or (with model.init_config) a fresh model sized to the processor's vocabulary."""
         if cfg.init_config is None:
             return load_model(SpeechT5ForTextToSpeech, cfg.name_or_path, "model.name_or_path", cfg.config_overrides,
                               cfg.trust_remote_code)
-        tok = processor.tokenizer
+        config = self.model_config(cfg, processor)
         try:
-            config = SpeechT5Config(
-                **{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
-                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id,
-            )
             model = SpeechT5ForTextToSpeech(config)
         except (ValueError, TypeError) as err:
             raise UserError(f"model.init_config: not a buildable SpeechT5 architecture: {' '.join(str(err).split())}") from None
@@ -224,13 +233,11 @@ class SpeechT5Backend:
         return from_pretrained(SpeechT5Processor, cfg.processor or cfg.name_or_path, "model.processor",
                                trust_remote_code=cfg.trust_remote_code)
 
-    def sampling_rate(self, processor: SpeechT5Processor) -> int:
-        return int(processor.feature_extractor.sampling_rate)
-
     # Arrow types of the featurizer's outputs
     feature_schema = {"input_ids": List(Value("int32")), "labels": List(List(Value("float32")))}
 
-    def feature_spec(self, processor: SpeechT5Processor) -> FeatureSpec:
+    def feature_spec(self, processor: SpeechT5Processor, config: SpeechT5Config) -> FeatureSpec:
+        """The processor's own log-mel and tokenizer (the model's config adds nothing to them)."""
         extractor, tokenizer = processor.feature_extractor, processor.tokenizer
         vocab = set(tokenizer.get_vocab())
 

@@ -231,17 +231,26 @@ class VitsBackend:
     def __init__(self, settings: VitsConfig | None = None) -> None:
         self.settings = settings or VitsConfig()
 
+    def model_config(self, cfg: ModelConfig, processor: VitsTokenizer) -> HFVitsConfig:
+        """model.init_config sized to the tokenizer, or the pretrained config with the overrides."""
+        if cfg.init_config is None:
+            return from_pretrained(HFVitsConfig, cfg.name_or_path, "model.name_or_path", **cfg.config_overrides)
+        try:
+            return HFVitsConfig(**{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(processor),
+                                pad_token_id=processor.pad_token_id)
+        except (ValueError, TypeError) as err:
+            raise UserError(f"model.init_config: not a buildable VITS architecture: {' '.join(str(err).split())}") from None
+
     def load_model(self, cfg: ModelConfig, processor: VitsTokenizer) -> nn.Module:
         if cfg.init_config is None:
             model = load_model(VitsModel, cfg.name_or_path, "model.name_or_path", cfg.config_overrides,
                                cfg.trust_remote_code)
         else:
+            config = self.model_config(cfg, processor)
             try:
-                config = HFVitsConfig(**{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(processor),
-                                      pad_token_id=processor.pad_token_id)
+                model = VitsModel(config)
             except (ValueError, TypeError) as err:
                 raise UserError(f"model.init_config: not a buildable VITS architecture: {' '.join(str(err).split())}") from None
-            model = VitsModel(config)
         if model.config.num_speakers > 1:
             raise UserError(f"model.name_or_path: {cfg.name_or_path} is a multi-speaker VITS "
                             f"({model.config.num_speakers} speakers); hf_vclone fine-tunes single-speaker VITS "
@@ -249,26 +258,16 @@ class VitsBackend:
         return model
 
     def load_processor(self, cfg: ModelConfig, texts: list[str]) -> VitsTokenizer:
-        """The tokenizer; the model's config is read too, since its sampling rate and STFT decide
-        how clips are prepared (before the weights are loaded)."""
         if cfg.init_config is not None and cfg.processor in (None, "build"):
             with tempfile.TemporaryDirectory() as scratch:  # the voice's own save writes it where it belongs
-                tokenizer = build_vits_tokenizer(texts, scratch, phonemize=self.settings.phonemize)
-        else:
-            tokenizer = from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
-                                        trust_remote_code=cfg.trust_remote_code)
-        if cfg.init_config is not None:
-            self._config = HFVitsConfig(**{**cfg.init_config, **cfg.config_overrides})
-        else:
-            self._config = from_pretrained(HFVitsConfig, cfg.name_or_path, "model.name_or_path", **cfg.config_overrides)
-        return tokenizer
+                return build_vits_tokenizer(texts, scratch, phonemize=self.settings.phonemize)
+        return from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
+                               trust_remote_code=cfg.trust_remote_code)
 
-    def sampling_rate(self, processor: Any) -> int:
-        return self._config_rate
-
-    def feature_spec(self, processor: VitsTokenizer) -> FeatureSpec:
-        rate = self._config_rate
-        spectrogram = spectrogram_for(self._config, self.settings.mel_bins)
+    def feature_spec(self, processor: VitsTokenizer, config: HFVitsConfig) -> FeatureSpec:
+        """The model's rate and STFT (its config), with `vits.mel_bins` bands for the mel loss."""
+        rate = int(config.sampling_rate)
+        spectrogram = spectrogram_for(config, self.settings.mel_bins)
         hop = spectrogram.hop
 
         def featurize(wave: np.ndarray, text: str) -> dict:
@@ -288,15 +287,7 @@ class VitsBackend:
 
         return FeatureSpec(rate, featurize, self.feature_schema, unknown_characters)
 
-    @property
-    def _config_rate(self) -> int:
-        if not hasattr(self, "_config"):
-            raise RuntimeError("VitsBackend.load_processor reads the model's config; call it first")
-        return int(self._config.sampling_rate)
-
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> VitsVoice:
-        if not hasattr(self, "_config"):
-            self._config = _core(tts).config
         return VitsVoice(tts, speakers, self.settings)
 
     def trainer_class(self) -> tuple[type, dict]:

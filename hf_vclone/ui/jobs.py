@@ -43,7 +43,7 @@ class DoctorReport:
 
 def check_data(recipe: Recipe) -> DoctorReport:
     """The data doctor: the recipe's own preparation (checks, clean-up, features) on the clips."""
-    data, _ = prepare_recipe_data(recipe, recipe_backend(recipe), Path(recipe.output.dir))
+    data = prepare_recipe_data(recipe, recipe_backend(recipe), Path(recipe.output.dir)).data
     kept = [[row["id"], round(float(row["seconds"]), 2), row["text"]]
             for split in (data.train, data.eval) if split is not None for row in split]
     dropped = [[s.get("id", ""), s.get("reason", "")] for s in data.skipped]

@@ -1,13 +1,19 @@
-"""VitsTrainer: the voice Trainer with a discriminator step and a generator step in every training step.
+"""VitsTrainer: the voice Trainer with a generator step and a discriminator step in every training step.
 
 The Trainer owns the generator (the VITS model): its optimizer, scheduler, gradient accumulation,
-clipping, mixed precision and DDP are the parent's. This subclass adds the adversary around it:
+clipping, mixed precision and DDP are the parent's. This subclass adds the adversary beside it,
+through the two hooks transformers documents for this, `compute_loss` and `training_step`:
 
-1. the voice's forward gives the reconstruction losses and a generated + real waveform slice;
-2. discriminator step: LSGAN on (real, generated.detach()) in one forward, backward, and an
-   optimizer step when the Trainer's accumulation window closes (`sync_gradients`);
-3. generator step: LSGAN + feature matching against the *updated* discriminator, whose weights are
-   frozen for this pass, so the Trainer's backward reaches only the generator.
+1. `compute_loss` (the generator's loss): the voice's forward gives the reconstruction losses and a
+   generated + real waveform slice; LSGAN + feature matching against the discriminator as it
+   stands, whose weights are frozen for this pass, so the Trainer's backward reaches only the generator;
+2. `training_step`: the parent's step (that loss, scaled for accumulation, backward), then the
+   discriminator's: LSGAN on (real, generated.detach()) in one forward, backward, and an optimizer
+   step when the Trainer's accumulation window closes (`sync_gradients`).
+
+The original VITS updates the discriminator first and scores the generator against the updated
+one; here the generator meets the discriminator of the previous step, so that no optimizer steps
+inside a loss function (and evaluation, which calls `compute_loss`, can never train it).
 
 The discriminator, its optimizer and its scheduler are saved in every checkpoint and restored on
 resume, so a resumed run continues bit for bit (tests/test_vits_training.py).
@@ -64,6 +70,7 @@ class VitsTrainer(VoiceTrainer):
         self.discriminator_optimizer: torch.optim.Optimizer | None = None
         self.discriminator_scheduler = None
         self._terms: dict[str, list[torch.Tensor]] = {name: [] for name in LOGGED}
+        self._slices: tuple[torch.Tensor, torch.Tensor] | None = None  # (generated, real) of this step
 
     @property
     def _discriminator(self) -> VitsDiscriminator:
@@ -87,7 +94,7 @@ class VitsTrainer(VoiceTrainer):
         return scheduler
 
     def model_loss(self, model, inputs, num_items_in_batch=None):
-        """The reconstruction losses, plus (in training) the adversarial step's generator terms."""
+        """The generator's loss: reconstruction, plus (in training) fooling the discriminator."""
         voice, step = self.accelerator.unwrap_model(model), self.state.global_step
         prior_steps, kl_steps = self.settings.alignment_prior_steps, self.settings.kl_warmup_steps
         voice.alignment_prior_weight = max(0.0, 1.0 - step / prior_steps) if prior_steps and model.training else 0.0
@@ -95,16 +102,26 @@ class VitsTrainer(VoiceTrainer):
         outputs = model(**inputs)
         loss = outputs.loss
         if model.training:
-            loss = loss + self._adversarial_step(outputs.generated, outputs.real)
+            loss = loss + self._generator_adversarial_loss(outputs.generated, outputs.real)
+            self._slices = (outputs.generated.detach(), outputs.real)  # for this step's discriminator
             for name in ("mel_loss", "kl_loss", "duration_loss"):
                 self._terms[name].append(outputs[name])
         return loss, outputs
 
-    def _adversarial_step(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """One discriminator update, then the generator's adversarial + feature-matching loss."""
-        cfg, optimizer = self.settings, self.discriminator_optimizer
-        # 1. discriminator: real -> 1, generated -> 0, in one forward (one DDP reduction)
-        scores, _ = self.discriminator(torch.cat([real, generated.detach()]))
+    def training_step(self, model, inputs, num_items_in_batch=None) -> torch.Tensor:
+        """The generator's step (the parent's), then the discriminator's on the same generated slice."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        generated, real = self._slices
+        self._slices = None
+        with self.compute_loss_context_manager():  # the same autocast as the generator's forward
+            self._discriminator_step(generated, real)
+        return loss
+
+    def _discriminator_step(self, generated: torch.Tensor, real: torch.Tensor) -> None:
+        """LSGAN: real -> 1, generated -> 0, in one forward (one DDP reduction); an optimizer step
+        when the Trainer's accumulation window closes."""
+        optimizer = self.discriminator_optimizer
+        scores, _ = self.discriminator(torch.cat([real, generated]))
         n = real.shape[0]
         d_loss = discriminator_loss([s[:n] for s in scores], [s[n:] for s in scores])
         self.accelerator.backward(d_loss / self.args.gradient_accumulation_steps)
@@ -112,7 +129,11 @@ class VitsTrainer(VoiceTrainer):
             optimizer.step()
             self.discriminator_scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-        # 2. generator: fool the updated discriminator; its weights get no gradient from this
+        self._terms["discriminator_loss"].append(d_loss.detach())
+
+    def _generator_adversarial_loss(self, generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """LSGAN + feature matching; the discriminator's weights get no gradient from this."""
+        cfg = self.settings
         discriminator = self._discriminator
         discriminator.requires_grad_(False)
         try:
@@ -125,7 +146,6 @@ class VitsTrainer(VoiceTrainer):
         matching = feature_matching_loss(real_features, fake_features)
         self._terms["adversarial_loss"].append(adversarial.detach())
         self._terms["feature_matching_loss"].append(matching.detach())
-        self._terms["discriminator_loss"].append(d_loss.detach())
         return cfg.adversarial_weight * adversarial + cfg.feature_matching_weight * matching
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:

@@ -116,32 +116,25 @@ class Tacotron2Backend:
 
     def __init__(self, settings: Tacotron2Settings | None = None) -> None:
         self.settings = settings or Tacotron2Settings()
-        self._config: Tacotron2Config | None = None
 
     # ---- building ------------------------------------------------------------------------------
     def load_processor(self, cfg: ModelConfig, texts: list[str]) -> VitsTokenizer:
-        """A character tokenizer (no blank tokens between characters, as Tacotron 2 reads text);
-        the model's config is read too, since its rate and STFT decide how clips are prepared."""
+        """A character tokenizer (no blank tokens between characters, as Tacotron 2 reads text)."""
         if cfg.init_config is not None and cfg.processor in (None, "build"):
             import tempfile
 
             with tempfile.TemporaryDirectory() as scratch:  # the voice's own save writes it where it belongs
-                tokenizer = build_vits_tokenizer(texts, scratch, add_blank=False)
-        else:
-            tokenizer = from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
-                                        trust_remote_code=cfg.trust_remote_code)
-        if cfg.init_config is not None:
-            self._config = self._build_config(cfg, tokenizer)
-        else:
-            self._config = from_pretrained(Tacotron2Config, cfg.name_or_path, "model.name_or_path",
-                                           **cfg.config_overrides)
-        return tokenizer
+                return build_vits_tokenizer(texts, scratch, add_blank=False)
+        return from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
+                               trust_remote_code=cfg.trust_remote_code)
 
-    @staticmethod
-    def _build_config(cfg: ModelConfig, tokenizer: VitsTokenizer) -> Tacotron2Config:
+    def model_config(self, cfg: ModelConfig, processor: VitsTokenizer) -> Tacotron2Config:
+        """model.init_config sized to the tokenizer, or the pretrained config with the overrides."""
+        if cfg.init_config is None:
+            return from_pretrained(Tacotron2Config, cfg.name_or_path, "model.name_or_path", **cfg.config_overrides)
         try:
-            return Tacotron2Config(**{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(tokenizer),
-                                   pad_token_id=tokenizer.pad_token_id)
+            return Tacotron2Config(**{**cfg.init_config, **cfg.config_overrides}, vocab_size=len(processor),
+                                   pad_token_id=processor.pad_token_id)
         except (ValueError, TypeError) as err:
             raise UserError(f"model.init_config: not a buildable Tacotron 2: {' '.join(str(err).split())}") from None
 
@@ -150,11 +143,10 @@ class Tacotron2Backend:
             model = load_model(Tacotron2ForTextToSpeech, cfg.name_or_path, "model.name_or_path",
                                cfg.config_overrides, cfg.trust_remote_code)
         else:
-            model = Tacotron2ForTextToSpeech(self._build_config(cfg, processor))
+            model = Tacotron2ForTextToSpeech(self.model_config(cfg, processor))
         if model.config.vocab_size < len(processor):
             raise UserError(f"model.processor: the tokenizer has {len(processor)} symbols, the model's embedding "
                             f"{model.config.vocab_size}; use the tokenizer saved with {cfg.name_or_path}")
-        self._config = model.config
         return model
 
     def load_vocoder(self, name: str | None) -> nn.Module | None:
@@ -177,20 +169,11 @@ class Tacotron2Backend:
         return 0  # single-speaker: no conditioning vector
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> Tacotron2Voice:
-        self._config = _core(tts).config
         return Tacotron2Voice(tts, speakers)
 
     # ---- data ----------------------------------------------------------------------------------
-    def sampling_rate(self, processor: Any) -> int:
-        return int(self._known_config().sampling_rate)
-
-    def _known_config(self) -> Tacotron2Config:
-        if self._config is None:
-            raise RuntimeError("Tacotron2Backend reads the model's config in load_processor or make_voice; call one first")
-        return self._config
-
-    def feature_spec(self, processor: VitsTokenizer) -> FeatureSpec:
-        config = self._known_config()
+    def feature_spec(self, processor: VitsTokenizer, config: Tacotron2Config) -> FeatureSpec:
+        """The published mel definition at the model's rate and STFT (its config)."""
         mel = Tacotron2Mel(config)
         vocab = set(processor.get_vocab())
 
