@@ -62,12 +62,26 @@ def test_a_phoneme_recipe_prepares_phoneme_ids_and_its_voice_speaks_phonemes(cor
     assert "trained from scratch with hf_vclone" in card and "None" not in card and "Licence unknown" not in card
 
 
-def test_phonemize_with_a_pretrained_tokenizer_is_refused_by_name(corpus: Path, tiny_vits_base: Path,
-                                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize("key, value", [("phonemize", True), ("add_blank", False)])
+def test_a_tokenizer_setting_with_a_pretrained_tokenizer_is_refused_by_name(
+        key: str, value: bool, corpus: Path, tiny_vits_base: Path, tmp_path: Path) -> None:
     recipe = vits_recipe(corpus, tiny_vits_base, tmp_path / "out")
-    recipe["vits"]["phonemize"] = True
-    with pytest.raises(RecipeError, match="vits.phonemize: applies to a tokenizer built from the data"):
+    recipe["vits"][key] = value
+    with pytest.raises(RecipeError, match=f"vits.{key}: applies to a tokenizer built from the data"):
         recipe_from_dict(recipe)
+
+
+def test_add_blank_false_builds_phoneme_ids_without_blanks_and_the_data_keeps_them(
+        corpus: Path, tmp_path: Path) -> None:
+    recipe = vits_recipe(corpus, tmp_path / "unused", tmp_path / "voice", max_steps=1, per_device_train_batch_size=2)
+    recipe["model"] = {"type": "vits", "name_or_path": None, "processor": "build",
+                       "init_config": {**TINY_VITS, "spectrogram_bins": 65}}
+    recipe["vits"].update(phonemize=True, add_blank=False)
+    parsed = recipe_from_dict(recipe)
+    prepared = prepare_recipe_data(parsed, recipe_backend(parsed), None)
+    tokenizer, row = prepared.processor, prepared.data.train[0]
+    assert not tokenizer.add_blank and tokenizer.pad_token_id not in row["input_ids"]
+    assert "".join(tokenizer.convert_ids_to_tokens(row["input_ids"])) == _espeak(row["text"])
 
 
 def test_a_speecht5_base_reads_phonemes_and_a_voice_fine_tuned_from_it_keeps_reading_them(

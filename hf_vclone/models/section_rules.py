@@ -20,10 +20,11 @@ def no_speaker_vector(r: Any, family: str) -> tuple[tuple[str, ...], bool, str]:
             "pick another strategy (for auto: strategy.auto.little_similar: head_only)")
 
 
-def phonemize_needs_a_built_tokenizer(r: Any, key: str, phonemize: bool) -> tuple[tuple[str, ...], bool, str]:
-    """`<family>.phonemize` chooses the tokenizer built from the data; a pretrained one already
-    says whether it phonemizes (its tokenizer_config.json), so the key would silently do nothing."""
+def needs_a_built_tokenizer(r: Any, key: str, asked: bool) -> tuple[tuple[str, ...], bool, str]:
+    """`<family>.phonemize` and `vits.add_blank` shape the tokenizer built from the data; a
+    pretrained one already says both (its tokenizer_config.json), so the key would silently do nothing."""
     built = r.model.init_config is not None and r.model.processor in (None, "build")
-    return ((key, "model.processor"), phonemize and not built,
+    setting = key.split(".")[-1]
+    return ((key, "model.processor"), asked and not built,
             f"{key}: applies to a tokenizer built from the data (model.init_config with model.processor: build); "
-            "a pretrained tokenizer phonemizes or not as its tokenizer_config.json says (`phonemize`)")
+            f"a pretrained tokenizer keeps its own, as its tokenizer_config.json says (`{setting}`)")

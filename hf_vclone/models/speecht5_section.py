@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ranges import fraction
-from .section_rules import phonemize_needs_a_built_tokenizer
+from .section_rules import needs_a_built_tokenizer
 
 KEY = "speecht5"
 
@@ -60,7 +60,7 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
     return [
         (("strategy.freeze_groups", "model.type"), s.freeze_groups is not None,
          "strategy.freeze_groups: names VITS parts; for model.type speecht5 use strategy.freeze_layers"),
-        phonemize_needs_a_built_tokenizer(r, "speecht5.phonemize", r.speecht5.phonemize),
+        needs_a_built_tokenizer(r, "speecht5.phonemize", r.speecht5.phonemize),
     ]
 
 

@@ -260,7 +260,8 @@ class VitsBackend:
     def load_processor(self, cfg: ModelConfig, texts: list[str]) -> VitsTokenizer:
         if cfg.init_config is not None and cfg.processor in (None, "build"):
             with tempfile.TemporaryDirectory() as scratch:  # the voice's own save writes it where it belongs
-                return build_vits_tokenizer(texts, scratch, phonemize=self.settings.phonemize)
+                return build_vits_tokenizer(texts, scratch, add_blank=self.settings.add_blank,
+                                            phonemize=self.settings.phonemize)
         return from_pretrained(VitsTokenizer, cfg.processor or cfg.name_or_path, "model.processor",
                                trust_remote_code=cfg.trust_remote_code)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .section_rules import no_speaker_vector, phonemize_needs_a_built_tokenizer
+from .section_rules import needs_a_built_tokenizer, no_speaker_vector
 
 KEY = "vits"
 
@@ -31,6 +31,10 @@ class VitsConfig:
     # a model built from scratch (model.processor: build) reads espeak-ng IPA phonemes, as the original
     # VITS does, instead of letters; a pretrained tokenizer says for itself (its `phonemize`)
     phonemize: bool = False
+    # a built tokenizer puts a blank token between symbols, as VITS and MMS-TTS do; false: none. Why:
+    # the blanks halve the frames each token gets (espeak-ng's fast speech at hop 256 / 16 kHz leaves
+    # 1.6 frames per token with them, 3.2 without), which the alignment search has to resolve
+    add_blank: bool = True
     # the discriminator to start from: an hf_vclone voice or checkpoint folder, an original VITS / MMS
     # training checkpoint (D_*.pth) or a finetune-hf-vits model folder; none: a fresh one
     discriminator: str | None = None
@@ -73,7 +77,8 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
          "training.fp16: VITS is known to produce NaNs in float16 (its flows and duration predictor overflow); "
          "use training.bf16: true or float32"),
         no_speaker_vector(r, "VITS"),
-        phonemize_needs_a_built_tokenizer(r, "vits.phonemize", r.vits.phonemize),
+        needs_a_built_tokenizer(r, "vits.phonemize", r.vits.phonemize),
+        needs_a_built_tokenizer(r, "vits.add_blank", not r.vits.add_blank),
     ]
 
 
