@@ -3,6 +3,9 @@
 For one base voice and a few sentences it never trained on, this prints:
 - CER of the real recording, of the base teacher-forced on that recording, fed silence (zeros:
   what it reads from the text alone, the `speecht5.text_only` clips' task) and free-running;
+- "crossed": teacher-forced on *another* sentence's recording with its own text unchanged, scored
+  against both texts (lower against the other one: its content comes from its input frames, not
+  from what it reads; item 6 of benchmarks/README.md);
 - the teacher-forced L1 on training clips beside two baselines: "copy the previous decoder step"
   and "the clip's mean spectrum" (a model below the mean has learned nothing; below copying, it
   uses more than its own past);
@@ -82,21 +85,28 @@ def main() -> None:
     texts = held_out_sentences(args.sentences)
     with tempfile.TemporaryDirectory() as tmp:
         refs = real_recordings(args.speaker, texts, rate, Path(tmp))
-    waves: dict[str, list[np.ndarray]] = {"real": [], "teacher-forced": [], "text only": [], "free-running": []}
+    waves: dict[str, list[np.ndarray]] = {"real": [], "teacher-forced": [], "text only": [], "free-running": [],
+                                          "crossed": []}
+    mels = [log_mel(ref) for ref in refs]
     for i, (text, ref) in enumerate(zip(texts, refs)):
         mel = log_mel(ref)
         out, _, attentions = teacher_forced(synth, text, mel, args.speaker)
         silent, _, _ = teacher_forced(synth, text, mel, args.speaker, silent=True)
+        crossed, _, _ = teacher_forced(synth, text, mels[(i + 1) % len(mels)], args.speaker)
         free = synth.mel(text, speaker=args.speaker, minlenratio=0.0, maxlenratio=8.0)
         waves["real"].append(ref)
         waves["teacher-forced"].append(synth.backend.mel_to_audio(out, synth.processor, None))
         waves["text only"].append(synth.backend.mel_to_audio(silent, synth.processor, None))
         waves["free-running"].append(synth.backend.mel_to_audio(free, synth.processor, None))
+        waves["crossed"].append(synth.backend.mel_to_audio(crossed, synth.processor, None))
         if i == 0 and args.png:
             plot(args.png, mel, free, attentions, text)
     for name, spoken in waves.items():
         heard = transcribe("whisper-base", spoken, rate)
         print(f"{name:>15}: CER {error_rates(heard, texts, 'cer')[0]:.3f}  e.g. {heard[0]!r}")
+        if name == "crossed":
+            others = texts[1:] + texts[:1]
+            print(f"{'':>15}  against the sentence whose frames it was fed: CER {error_rates(heard, others, 'cer')[0]:.3f}")
     model, copy, mean = training_l1(synth, args.corpus, args.speaker, 8, log_mel)
     print(f"teacher-forced L1 on 8 training clips {model:.3f} (copy previous step {copy:.3f}, clip mean {mean:.3f})")
     print(f"encoder text sensitivity: centred cosine at equal positions of two unrelated texts {text_sensitivity(synth):.3f}")

@@ -37,7 +37,7 @@ def prepare_recipe_data(recipe: Recipe, backend: Backend, report_dir: Path | Non
     if cfg.normalize_text:
         get_normalizer(cfg.language)  # an unknown language fails now, not after decoding
     if cfg.generate_demo:
-        build_demo_corpus(cfg.path, clips_per_base_voice=cfg.demo_clips_per_voice)
+        build_demo_corpus(cfg.path, clips_per_base_voice=cfg.demo_clips_per_voice, extra_text=cfg.demo_extra_text)
     raw = load_source(cfg)
     texts = [] if isinstance(raw, IterableDataset) else [t for t in raw["text"] if t]
     processor = backend.load_processor(recipe.model, texts)

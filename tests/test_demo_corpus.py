@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hf_vclone.data import demo_corpus
 from hf_vclone.data.demo_corpus import (BASE_VOICES, DEMO_CLIPS, EXTRA_FIRST, NEAR_TARGET_VOICE, TARGET_VOICE,
-                                        build_demo_corpus, corpus_sentences, sentences)
+                                        build_demo_corpus, corpus_sentences, sentences, vocabulary)
 from hf_vclone.errors import UserError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -38,5 +39,37 @@ def test_fewer_clips_than_the_demo_take_a_prefix() -> None:
 
 def test_a_folder_built_with_another_size_is_named_not_reused(tmp_path: Path) -> None:
     build_demo_corpus(tmp_path, clips_per_base_voice=2, target_clips=2)
-    with pytest.raises(UserError, match=r"us_m1/metadata.csv holds 2 clips.*3"):
+    with pytest.raises(UserError, match=r"us_m1/metadata.csv holds 2 clips that are not the 3"):
         build_demo_corpus(tmp_path, clips_per_base_voice=3, target_clips=2)
+
+
+def test_shuffled_extra_text_changes_only_the_extra_sentences() -> None:
+    grammar = corpus_sentences(1000, 220, TARGETS)
+    shuffled = corpus_sentences(1000, 220, TARGETS, extra_text="shuffled")
+    for target in TARGETS:
+        assert shuffled[target] == grammar[target]
+    words = set(vocabulary())
+    held_out = set(held_out_sentences(200))
+    for voice in BASE_VOICES:
+        assert shuffled[voice][:DEMO_CLIPS] == grammar[voice][:DEMO_CLIPS]
+        extra = shuffled[voice][DEMO_CLIPS:]
+        assert len(extra) == 1000 - DEMO_CLIPS and not set(extra) & set(grammar[voice]) and not set(extra) & held_out
+        # the grammar's own words, no other, in no order the grammar makes
+        assert all({w.strip(",.?!").lower() for w in s.split()} <= words for s in extra)
+        # in no order the grammar makes: far more distinct word pairs than as many grammar sentences
+        pairs = {p for s in extra for p in zip(s.lower().split(), s.lower().split()[1:])}
+        grammar_pairs = {p for s in grammar[voice][DEMO_CLIPS:] for p in zip(s.lower().split(), s.lower().split()[1:])}
+        assert len(pairs) > 3 * len(grammar_pairs)
+        # no character the grammar's own sentences lack (a tokenizer built on them encodes these)
+        assert set("".join(extra)) <= set("".join(grammar[voice]))
+    every = [s for lines in shuffled.values() for s in lines]
+    assert len(set(every)) == len(every)
+    with pytest.raises(ValueError, match="extra_text"):
+        corpus_sentences(10, 2, TARGETS, extra_text="random")
+
+
+def test_a_folder_built_with_other_text_is_named_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo_corpus, "DEMO_CLIPS", 1)  # one grammar sentence, then the extra ones
+    build_demo_corpus(tmp_path, clips_per_base_voice=2, target_clips=1)
+    with pytest.raises(UserError, match=r"us_m1/metadata.csv holds 2 clips .*demo_extra_text"):
+        build_demo_corpus(tmp_path, clips_per_base_voice=2, target_clips=1, extra_text="shuffled")

@@ -67,6 +67,9 @@ class DataConfig:
     exclude_speakers: list[str] = field(default_factory=list)
     generate_demo: bool = False  # build the offline espeak-ng demo corpus at `path` if it is missing
     demo_clips_per_voice: int = 150  # generate_demo: sentences each base voice reads (the base's corpus: 1000)
+    # generate_demo: what a base voice's sentences beyond the first 150 are: more of the grammar, or
+    # its words in random order (so that a decoder cannot predict the next word from the last ones)
+    demo_extra_text: Literal["grammar", "shuffled"] = "grammar"
     dataset_config: str | None = None  # format=hub: the dataset's config name (e.g. "clean")
     split: str = "train"  # format=hub: which split
     audio_column: str = "audio"  # format=hub: column names

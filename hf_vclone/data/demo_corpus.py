@@ -77,6 +77,10 @@ _ENDINGS = [
     "for no reason", "twice", "quite quickly", "while singing", "yesterday",
 ]
 _QUESTIONS = ["Why", "When", "Where", "How often"]
+# Extra-sentence text (`data.demo_extra_text`): "grammar" continues the grammar above; "shuffled"
+# draws the same words in random order, so that the frames already spoken never predict the next
+# word and a decoder must read its text to say it (benchmarks/README.md, item 12).
+EXTRA_TEXTS = ("grammar", "shuffled")
 
 
 def sentences(count: int, seed: int) -> list[str]:
@@ -99,6 +103,35 @@ def sentences(count: int, seed: int) -> list[str]:
     return out
 
 
+def vocabulary() -> list[str]:
+    """Every word the grammar uses, lower case, in first-seen order."""
+    words: dict[str, None] = {"had": None}
+    for phrase in [*_SUBJECTS, *_VERBS, *_OBJECTS, *_PLACES, *_ENDINGS, *_QUESTIONS]:
+        words.update((w.lower(), None) for w in phrase.split())
+    return list(words)
+
+
+def shuffled_sentences(count: int, seed: int) -> list[str]:
+    """`count` distinct word strings: an opener and 5-11 of the grammar's words drawn at random
+    (with replacement), so they sound like the grammar but no word follows from the ones before."""
+    rng = random.Random(seed)
+    words = vocabulary()
+    # The first word is one the grammar starts sentences with, so that a character tokenizer built
+    # on the grammar's corpus (the committed base's) knows every capital letter.
+    openers = sorted({p.split()[0] for p in [*_SUBJECTS, *_QUESTIONS]})
+    seen: set[str] = set()
+    out: list[str] = []
+    while len(out) < count:
+        drawn = [rng.choice(openers).capitalize()] + [rng.choice(words) for _ in range(rng.randint(5, 11))]
+        if rng.random() < 0.3:
+            drawn[rng.randrange(2, len(drawn) - 1)] += ","
+        text = " ".join(drawn) + rng.choice(".......??!")
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
 def require_espeak() -> str:
     exe = shutil.which("espeak-ng")
     if exe is None:
@@ -109,19 +142,25 @@ def require_espeak() -> str:
     return exe
 
 
-def corpus_sentences(clips_per_base_voice: int, target_clips: int, targets: list[str], seed: int = 0) -> dict[str, list[str]]:
+def corpus_sentences(clips_per_base_voice: int, target_clips: int, targets: list[str], seed: int = 0,
+                     extra_text: str = "grammar") -> dict[str, list[str]]:
     """Which sentences each voice reads: base voices (BASE_VOICES order), then `targets`.
 
     The first DEMO_CLIPS sentences of each base voice and every target's come from the front of
     the grammar's sequence, in voice order, so adding a target or growing the corpus leaves the
     others' sentences as they are; a base voice's sentences beyond DEMO_CLIPS come from its own
-    block from EXTRA_FIRST on, which no target and no held-out benchmark sentence reaches."""
+    block from EXTRA_FIRST on, which no target and no held-out benchmark sentence reaches.
+    `extra_text="shuffled"` makes those extra sentences `shuffled_sentences` instead."""
     front = min(clips_per_base_voice, DEMO_CLIPS)
     extra = clips_per_base_voice - front
     used = front * len(BASE_VOICES) + target_clips * len(targets)
     if used > EXTRA_FIRST:
         raise ValueError(f"{used} front sentences overlap the extra ones (from {EXTRA_FIRST})")
+    if extra_text not in EXTRA_TEXTS:
+        raise ValueError(f"extra_text must be one of {EXTRA_TEXTS}, got {extra_text!r}")
     texts = sentences(EXTRA_FIRST + extra * len(BASE_VOICES), seed)
+    if extra_text == "shuffled":
+        texts = texts[:EXTRA_FIRST] + shuffled_sentences(extra * len(BASE_VOICES), seed)
     out: dict[str, list[str]] = {}
     start = 0
     for k, name in enumerate(list(BASE_VOICES) + list(targets)):
@@ -140,6 +179,7 @@ def build_demo_corpus(
     seed: int = 0,
     workers: int = 4,
     extra_targets: dict[str, list[str]] | None = None,
+    extra_text: str = "grammar",
 ) -> Path:
     """Write every speaker's folder under `root` (sentences: `corpus_sentences`); existing complete
     speakers are kept as they are. `extra_targets` (e.g. NEAR_TARGET_VOICE) come after the others,
@@ -148,7 +188,7 @@ def build_demo_corpus(
     root = Path(root)
     targets = {**TARGET_VOICE, **(extra_targets or {})}
     voices = {**BASE_VOICES, **targets}
-    texts = corpus_sentences(clips_per_base_voice, target_clips, list(targets), seed)
+    texts = corpus_sentences(clips_per_base_voice, target_clips, list(targets), seed, extra_text)
     jobs = [(name, args, texts[name]) for name, args in voices.items()]
     # Each folder: (where, the voice's espeak-ng arguments, the clip-id prefix, its sentences).
     folders = [(root / name, args, name, lines) for name, args, lines in jobs]
@@ -158,10 +198,11 @@ def build_demo_corpus(
     todo = [f for f in folders if not (f[0] / "metadata.csv").is_file()]
     for folder, _, _, lines in folders:
         if folder not in {f[0] for f in todo}:
-            have = len((folder / "metadata.csv").read_text(encoding="utf-8").splitlines())
-            if have != len(lines):
-                raise UserError(f"{folder / 'metadata.csv'} holds {have} clips, but this demo corpus has "
-                                 f"{len(lines)} for that voice; delete {folder} or give another data.path")
+            have = [row.split("|", 1)[-1] for row in (folder / "metadata.csv").read_text(encoding="utf-8").splitlines()]
+            if have != lines:
+                raise UserError(f"{folder / 'metadata.csv'} holds {len(have)} clips that are not the {len(lines)} "
+                                f"sentences this demo corpus gives that voice (another data.demo_clips_per_voice "
+                                f"or data.demo_extra_text?); delete {folder} or give another data.path")
     if not todo:
         return root
     tasks = []
