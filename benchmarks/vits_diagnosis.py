@@ -28,9 +28,12 @@ from base_cer import cer, held_out_sentences, real_recordings
 
 
 @torch.no_grad()
-def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667) -> tuple[np.ndarray, np.ndarray]:
-    """(decoder reconstruction, prior with the real alignment) for one recording."""
-    from hf_vclone.models.vits import _prior_log_likelihood, _core
+def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667,
+          espeak_voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(decoder reconstruction, prior with the real alignment) for one recording. With
+    `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows, as
+    `vits.alignment: espeak` trains."""
+    from hf_vclone.models.vits import _prior_log_likelihood, _core, outside_window_penalty
 
     vits, train_voice = _core(voice.voice.tts), voice.voice
     ids = torch.tensor([voice.processor(voice.speaking.frontend(text))["input_ids"]])
@@ -45,8 +48,14 @@ def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667) -> tuple[np.
     latents, _, _ = vits.posterior_encoder(linear, frame_mask)
     decoded = vits.decoder(latents)[0, 0].numpy()
     latents_p = vits.flow(latents, frame_mask, reverse=False)
-    alignment = maximum_path(_prior_log_likelihood(latents_p, mean, log_std),
-                             torch.ones(1, frames, ids.shape[1], dtype=torch.bool)).float()
+    likelihood = _prior_log_likelihood(latents_p, mean, log_std)
+    if espeak_voice:
+        from hf_vclone.vits.espeak_timing import EspeakAligner, espeak_arguments
+
+        aligner = EspeakAligner(espeak_arguments(espeak_voice), voice.sampling_rate, hop)
+        windows = aligner.token_windows(voice.processor, voice.speaking.frontend(text), wave, frames, ids.shape[1])
+        likelihood = likelihood + outside_window_penalty(torch.tensor([windows]), frames)
+    alignment = maximum_path(likelihood, torch.ones(1, frames, ids.shape[1], dtype=torch.bool)).float()
     z_mean = torch.bmm(alignment, mean.transpose(1, 2)).transpose(1, 2)
     z_log_std = torch.bmm(alignment, log_std.transpose(1, 2)).transpose(1, 2)
     z = z_mean + torch.randn_like(z_mean) * torch.exp(z_log_std) * noise
@@ -59,13 +68,16 @@ def main() -> None:
     parser.add_argument("voice")
     parser.add_argument("--speaker", default="us_f2")
     parser.add_argument("--sentences", type=int, default=6)
+    parser.add_argument("--espeak-windows", action="store_true",
+                        help="path 2 searches inside espeak-ng's phoneme windows (vits.alignment: espeak)")
     args = parser.parse_args()
     torch.manual_seed(0)
     voice = load_voice(args.voice)
     rate, texts = voice.sampling_rate, held_out_sentences(args.sentences)
     with tempfile.TemporaryDirectory() as tmp:
         real = real_recordings(args.speaker, texts, rate, Path(tmp))
-    decoded, prior = zip(*(paths(voice, w.astype(np.float32), t) for w, t in zip(real, texts)))
+    espeak = args.speaker if args.espeak_windows else None
+    decoded, prior = zip(*(paths(voice, w.astype(np.float32), t, espeak_voice=espeak) for w, t in zip(real, texts)))
     free = [voice.synthesize(t)[0] for t in texts]
     for name, waves in (("real recording", real), ("1. decoder (posterior latent)", decoded),
                         ("2. prior, real durations", prior), ("3. free-running", free)):

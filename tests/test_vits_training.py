@@ -263,3 +263,43 @@ def test_the_model_cards_vits_snippets_run_as_written(full_run, tmp_path: Path) 
         ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert ran.returncode == 0, f"snippet {i} failed:\n{code}\n{ran.stderr[-2000:]}"
     assert (tmp_path / "hello.wav").stat().st_size > 44
+
+
+def test_a_frozen_waveform_path_skips_the_gan_and_still_trains_the_text_side(corpus: Path, tiny_vits_base: Path,
+                                                                              tmp_path: Path) -> None:
+    """freeze_lower over [posterior_encoder, flow, decoder]: the adversarial losses could give no
+    gradient to anything that trains, so no discriminator step runs (it was half of every step)."""
+    extra = {"freeze_groups": ["posterior_encoder", "flow", "decoder"]}
+    job = FineTuneRun(recipe_from_dict(vits_recipe(corpus, tiny_vits_base, tmp_path / "out", "freeze_lower",
+                                                   strategy_extra=extra, max_steps=2)))
+    job.setup()
+    discriminator = job.trainer._discriminator
+    before = {n: p.detach().clone() for n, p in discriminator.named_parameters()}
+    text_before = {n: p.detach().clone() for n, p in job.voice.named_parameters() if "text_encoder." in n}
+    job.train()
+    assert not changed(before, {n: p.detach() for n, p in discriminator.named_parameters()})
+    assert changed(text_before, {n: p.detach() for n, p in job.voice.named_parameters() if "text_encoder." in n})
+    steps = [h for h in job.trainer.state.log_history if "loss" in h]
+    assert len(steps) == 2
+    for entry in steps:
+        assert all(np.isfinite(entry[name]) for name in ("mel_loss", "kl_loss", "duration_loss")), entry
+        assert "discriminator_loss" not in entry and "adversarial_loss" not in entry
+
+
+def test_espeak_alignment_trains_a_phoneme_vits_on_the_espeak_corpus(corpus: Path, tmp_path: Path) -> None:
+    """vits.alignment espeak end to end: every clip of the espeak-ng target voice gets its token
+    windows (none skipped), one per token, and training runs on them."""
+    from conftest import TINY_VITS
+
+    recipe = vits_recipe(corpus, corpus, tmp_path / "out", max_steps=2)
+    recipe["model"] = {"type": "vits", "name_or_path": None, "processor": "build", "init_config": TINY_VITS}
+    recipe["vits"].update(phonemize=True, alignment="espeak", espeak_voice="us_f5")
+    job = FineTuneRun(recipe_from_dict(recipe))
+    job.setup()
+    assert not job.data.skipped
+    for row in job.data.train:
+        assert len(row["token_windows"]) == len(row["input_ids"])
+        assert row["token_windows"][-1][1] == row["length"] - 1
+    job.train()
+    steps = [h for h in job.trainer.state.log_history if "loss" in h]
+    assert len(steps) == 2 and all(np.isfinite(h["loss"]) for h in steps)

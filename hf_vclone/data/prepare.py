@@ -131,7 +131,10 @@ def _warm_up(spec: FeatureSpec, cfg: DataConfig) -> None:
     trimmer and the mel extractor costs seconds (lazy imports, JIT); paid here once, the forked
     workers inherit it instead of each paying it again."""
     tone = np.sin(np.linspace(0, 2000 * np.pi, spec.sampling_rate)).astype(np.float32) * 0.3
-    spec.featurize(clean(tone, spec.sampling_rate, spec.sampling_rate, cfg.loudness_lufs, cfg.trim_top_db), "a")
+    try:
+        spec.featurize(clean(tone, spec.sampling_rate, spec.sampling_rate, cfg.loudness_lufs, cfg.trim_top_db), "a")
+    except ClipError:  # a featurizer that checks its audio (vits.alignment espeak) refuses a tone; warmed all the same
+        pass
 
 
 def _file_signature(raw: Dataset) -> list:

@@ -38,6 +38,7 @@ from ..data.prepare import FeatureSpec
 from ..errors import UserError
 from ..vits.alignment import beta_binomial_log_prior, maximum_path
 from ..vits.duration import duration_nll
+from ..vits.espeak_timing import EspeakAligner, espeak_arguments
 from ..vits.losses import kl_loss
 from ..vits.spectrogram import VitsSpectrogram
 from .char_tokenizer import build_vits_tokenizer, unread_characters
@@ -46,6 +47,7 @@ from .backend import Utterance
 from .speakers import SpeakerTable
 
 LN10 = math.log(10.0)
+OUTSIDE_WINDOW = 1e5  # vits.alignment espeak: log-likelihood of a frame outside its token's window (a frame scores ~-100)
 # freeze_lower's named parts, bottom (text side) to top (waveform side)
 GROUPS = {
     "text_encoder": "text_encoder.",
@@ -108,6 +110,7 @@ class VitsVoice(nn.Module):
         label_lengths: torch.Tensor,
         speaker_ids: torch.Tensor | None = None,  # not used: the voice is the weights
         clip_ids: list[str] | None = None,  # which clips the batch holds, for error reports; not model input
+        token_windows: torch.Tensor | None = None,  # (batch, tokens, 2) first/last frame per token (vits.alignment espeak)
     ) -> VitsTrainingOutput:
         vits, cfg = _core(self.tts), self.settings
         text_mask = attention_mask[:, None, :].to(waveform.dtype)  # (batch, 1, tokens)
@@ -127,6 +130,8 @@ class VitsVoice(nn.Module):
         if self.alignment_prior_weight > 0:  # vits.alignment_prior_steps: a diagonal start for the search
             log_likelihood = log_likelihood + self.alignment_prior_weight * beta_binomial_log_prior(
                 label_lengths, attention_mask.sum(1), frames, input_ids.shape[1]).to(log_likelihood.device)
+        if token_windows is not None:  # vits.alignment espeak: each token stays within its phoneme's frames
+            log_likelihood = log_likelihood + outside_window_penalty(token_windows, frames)
         alignment = maximum_path(log_likelihood, (frame_mask.transpose(1, 2) * text_mask).bool())  # (batch, frames, tokens)
         durations = alignment.sum(1)[:, None, :]  # (batch, 1, tokens)
         if vits.config.use_stochastic_duration_prediction:
@@ -178,6 +183,15 @@ class VitsVoice(nn.Module):
         return (self.spectrogram.log_mel(wave[None, :usable])[0] / LN10).T
 
 
+def outside_window_penalty(token_windows: torch.Tensor, frames: int) -> torch.Tensor:
+    """(batch, frames, tokens): 0 where a frame lies in the token's [first, last] window, a score no
+    likelihood outweighs elsewhere. A penalty, not a hard mask, so that a window set that leaves no
+    monotonic path (it should not happen) still gives the path that leaves the windows least."""
+    frame = torch.arange(frames, device=token_windows.device)[None, :, None]
+    inside = (frame >= token_windows[:, None, :, 0]) & (frame <= token_windows[:, None, :, 1])
+    return (~inside).float() * -OUTSIDE_WINDOW
+
+
 def _prior_log_likelihood(z_p: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
     """log N(z_p[:, :, frame] | mean[:, :, token], exp(log_std)^2), summed over channels:
     (batch, frames, tokens). Expanded into four matrix products instead of one broadcast over
@@ -203,7 +217,14 @@ class VitsCollator:
         waveform = torch.zeros((len(rows), batch["labels"].shape[1] * self.hop))
         for i, (r, frames) in enumerate(zip(rows, lengths.tolist())):
             waveform[i, : frames * self.hop] = torch.as_tensor(r["waveform"], dtype=torch.float32)
-        return {**batch, "waveform": waveform, "label_lengths": lengths}
+        batch = {**batch, "waveform": waveform, "label_lengths": lengths}
+        if rows[0].get("token_windows") is not None:  # vits.alignment espeak; padding tokens may take any frame
+            windows = torch.zeros((len(rows), batch["input_ids"].shape[1], 2), dtype=torch.long)
+            windows[:, :, 1] = batch["labels"].shape[1] - 1
+            for i, r in enumerate(rows):
+                windows[i, : len(r["token_windows"])] = torch.as_tensor(r["token_windows"], dtype=torch.long)
+            batch["token_windows"] = windows
+        return batch
 
 
 class VitsBackend:
@@ -270,6 +291,8 @@ class VitsBackend:
         rate = int(config.sampling_rate)
         spectrogram = spectrogram_for(config, self.settings.mel_bins)
         hop = spectrogram.hop
+        aligner = self._espeak_aligner(processor, rate, hop)
+        schema = {**self.feature_schema, "token_windows": List(List(Value("int32")))} if aligner else self.feature_schema
 
         def featurize(wave: np.ndarray, text: str) -> dict:
             ids = processor(text)["input_ids"]
@@ -281,12 +304,24 @@ class VitsBackend:
             wave = wave[: frames * hop]
             with torch.no_grad():
                 mel = spectrogram.log_mel(torch.from_numpy(wave)[None])[0] / LN10
-            return {"input_ids": ids, "labels": mel.T.numpy(), "waveform": wave, "length": frames}
+            out = {"input_ids": ids, "labels": mel.T.numpy(), "waveform": wave, "length": frames}
+            if aligner is not None:
+                out["token_windows"] = aligner.token_windows(processor, text, wave, frames, len(ids))
+            return out
 
         def unknown_characters(text: str) -> list[str]:
             return unread_characters(processor, text)
 
-        return FeatureSpec(rate, featurize, self.feature_schema, unknown_characters)
+        return FeatureSpec(rate, featurize, schema, unknown_characters)
+
+    def _espeak_aligner(self, processor: VitsTokenizer, rate: int, hop: int) -> EspeakAligner | None:
+        """vits.alignment espeak: the aligner for the recipe's espeak-ng voice; None for the search."""
+        if self.settings.alignment != "espeak":
+            return None
+        if not processor.phonemize:
+            raise UserError("vits.alignment espeak: the tokenizer reads letters, and espeak-ng's timings are per "
+                            "phoneme; use vits.phonemize: true (a built tokenizer) or a phonemizing tokenizer")
+        return EspeakAligner(espeak_arguments(self.settings.espeak_voice or ""), rate, hop)
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> VitsVoice:
         return VitsVoice(tts, speakers, self.settings)

@@ -49,6 +49,14 @@ class VitsConfig:
     # the posterior's spread up at every step, and on our small bases it collapsed onto a prior that
     # says nothing about the text (benchmarks/README.md); a VAE's usual cure is to anneal it
     kl_warmup_steps: int = 0
+    # where the alignment search may look. search: anywhere (VITS). espeak: the corpus is espeak-ng
+    # speech (the offline demo corpus), so each token is held to the frames of its phoneme as
+    # libespeak-ng timed it, +- 1 frame (vits/espeak_timing.py). Why: on our small bases the text prior
+    # explains too little of the latent for the search to find the true durations (benchmarks/README.md)
+    alignment: str = "search"
+    # vits.alignment espeak: the espeak-ng voice that spoke the clips, a demo corpus voice (us_f2) or
+    # espeak-ng arguments ("-v en-us+f2 -p 55 -s 170")
+    espeak_voice: str | None = None
 
 
 # (key, holds for the value, what the value must be), as config/rules.py RANGES
@@ -66,6 +74,8 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
      "hifigan (three scale discriminators) or vits (one, as VITS and MMS-TTS trained with), or null"),
     ("vits.kl_warmup_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
     ("vits.alignment_prior_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
+    ("vits.alignment", lambda v: v in ("search", "espeak"),
+     "search (the monotonic alignment search, as VITS) or espeak (windows from espeak-ng's phoneme timings)"),
     ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
 ]
 
@@ -79,6 +89,9 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
         no_speaker_vector(r, "VITS"),
         needs_a_built_tokenizer(r, "vits.phonemize", r.vits.phonemize),
         needs_a_built_tokenizer(r, "vits.add_blank", not r.vits.add_blank),
+        (("vits.alignment", "vits.espeak_voice"), r.vits.alignment == "espeak" and not r.vits.espeak_voice,
+         "vits.alignment espeak needs vits.espeak_voice: the espeak-ng voice that spoke the clips "
+         "(a demo corpus voice such as us_f2, or arguments such as '-v en-us+f2 -p 55 -s 170')"),
     ]
 
 

@@ -61,6 +61,16 @@ def build_discriminator(settings: VitsConfig) -> VitsDiscriminator:
     return imported.build()
 
 
+def waveform_path_trains(model: torch.nn.Module) -> bool:
+    """Whether anything between the spectrogram and the generated waveform (posterior encoder,
+    decoder; LoRA layers in them included) trains. When nothing does (freeze_lower with
+    freeze_groups [posterior_encoder, flow, decoder]: the text side trained on a fixed latent), the
+    adversarial losses have no gradient to give, and a discriminator step would only cost time
+    (on 2 cores, about half of every step)."""
+    return any(p.requires_grad and ("decoder." in name or "posterior_encoder." in name)
+               for name, p in model.named_parameters())
+
+
 class VitsTrainer(VoiceTrainer):
     def __init__(self, *args, settings: VitsConfig, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -71,6 +81,10 @@ class VitsTrainer(VoiceTrainer):
         self.discriminator_scheduler = None
         self._terms: dict[str, list[torch.Tensor]] = {name: [] for name in LOGGED}
         self._slices: tuple[torch.Tensor, torch.Tensor] | None = None  # (generated, real) of this step
+        self._gan_trains_voice = waveform_path_trains(self.model)
+        if not self._gan_trains_voice:
+            logger.info("the decoder and the posterior encoder are frozen: no GAN step (it could change nothing in "
+                        "the voice); the discriminator is saved as it was read")
 
     @property
     def _discriminator(self) -> VitsDiscriminator:
@@ -102,8 +116,9 @@ class VitsTrainer(VoiceTrainer):
         outputs = model(**inputs)
         loss = outputs.loss
         if model.training:
-            loss = loss + self._generator_adversarial_loss(outputs.generated, outputs.real)
-            self._slices = (outputs.generated.detach(), outputs.real)  # for this step's discriminator
+            if self._gan_trains_voice:
+                loss = loss + self._generator_adversarial_loss(outputs.generated, outputs.real)
+                self._slices = (outputs.generated.detach(), outputs.real)  # for this step's discriminator
             for name in ("mel_loss", "kl_loss", "duration_loss"):
                 self._terms[name].append(outputs[name])
         return loss, outputs
@@ -111,6 +126,8 @@ class VitsTrainer(VoiceTrainer):
     def training_step(self, model, inputs, num_items_in_batch=None) -> torch.Tensor:
         """The generator's step (the parent's), then the discriminator's on the same generated slice."""
         loss = super().training_step(model, inputs, num_items_in_batch)
+        if not self._gan_trains_voice:
+            return loss
         generated, real = self._slices
         self._slices = None
         with self.compute_loss_context_manager():  # the same autocast as the generator's forward

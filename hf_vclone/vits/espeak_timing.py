@@ -1,0 +1,234 @@
+"""Where each token of a clip lies in time, from espeak-ng's own phoneme timings (`vits.alignment: espeak`).
+
+Why: the offline demo corpus is espeak-ng speech, so its true phoneme durations exist. The monotonic
+alignment search has to find them from a text prior that, on our small bases, explains about 5% of
+the latent (benchmarks/README.md, "The text side on a frozen latent"); a text encoder trained on the
+search's alignments learns a blur of neighbouring phonemes. libespeak-ng reports the sample where
+each phoneme starts (phoneme events), and its samples are exactly those `espeak-ng -w` writes, with
+which the corpus is made (benchmarks/espeak_phoneme_events.py checks that).
+
+So for a clip we speak its text again through the library in the clip's espeak-ng voice, find the
+trimmed clip inside that audio (the silence trim removed a leading stretch), and give each token a
+window of frames: the frames of the phoneme its symbol belongs to, widened by `slack` frames. The
+search then runs inside those windows (VitsVoice.forward), so it keeps deciding how the frames of a
+multi-symbol phoneme (`aɪ`), stress marks and blanks are shared, but can no longer drift onto a
+neighbouring phoneme.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import difflib
+import os
+import pickle
+
+import numpy as np
+
+from ..data.audio import ClipError, resample
+from ..errors import UserError
+
+_SYNCHRONOUS, _PHONEME_EVENTS, _PHONEME_IPA, _EVENT_PHONEME, _RATE, _PITCH = 2, 0x1, 0x2, 7, 1, 3
+
+
+class _Id(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):  # espeak_EVENT of speak_lib.h
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", _Id)]
+
+
+class _Voice(ctypes.Structure):  # espeak_VOICE of speak_lib.h
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_char_p), ("identifier", ctypes.c_char_p),
+                ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte),
+                ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
+
+
+_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+def espeak_arguments(voice: str) -> list[str]:
+    """`vits.espeak_voice` as espeak-ng arguments: a demo corpus voice's (us_f2), or the arguments given."""
+    from ..data.demo_corpus import BASE_VOICES, NEAR_TARGET_VOICE, TARGET_VOICE
+
+    table = {**BASE_VOICES, **TARGET_VOICE, **NEAR_TARGET_VOICE}
+    if voice in table:
+        return table[voice]
+    args = voice.split()
+    try:
+        voice_arguments(args)
+    except ValueError as err:
+        raise UserError(f"vits.espeak_voice: {voice!r} is neither a demo corpus voice ({', '.join(table)}) nor "
+                        f"espeak-ng arguments: {err}") from None
+    return args
+
+
+def voice_arguments(args: list[str]) -> tuple[str, int, int]:
+    """(voice, pitch, words per minute) from espeak-ng command arguments such as
+    ["-v", "en-us+f2", "-p", "55", "-s", "170"] (the demo corpus's voice table)."""
+    known = {"-v": "en-us", "-p": "50", "-s": "175"}  # espeak-ng's own defaults
+    if len(args) % 2:
+        raise ValueError(f"espeak-ng arguments come in pairs (-v VOICE -p PITCH -s WPM): {args}")
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag not in known or (flag != "-v" and not value.isdigit()):
+            raise ValueError(f"{flag} {value}: expected -v VOICE, -p PITCH (0-99) or -s WORDS_PER_MINUTE")
+        known[flag] = value
+    return known["-v"], int(known["-p"]), int(known["-s"])
+
+
+def speak(text: str, voice: str, pitch: int, wpm: int) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
+    """(float32 samples, rate, [(start sample, IPA phoneme)]) from libespeak-ng, as `espeak-ng -w`
+    would speak it. Events whose phoneme is empty mark pauses and the end.
+
+    Each call runs in a forked child that initialises the library afresh: synthesis carries state
+    from one utterance to the next (from the 64th sample on, the second sentence of a session differs
+    from what the command, one process per sentence, wrote), and only a fresh library matches the
+    corpus sample for sample."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: synthesise, send, exit without running the parent's clean-up
+        code = 0
+        try:
+            os.close(read)
+            with os.fdopen(write, "wb") as out:
+                pickle.dump(_speak_here(text, voice, pitch, wpm), out)
+        except BaseException:  # noqa: BLE001 - reported by the parent as a missing result
+            code = 1
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        raise ClipError(f"libespeak-ng could not speak {text[:40]!r} in voice {voice!r} (install espeak-ng: "
+                        "make setup does; or check vits.espeak_voice)")
+    samples, rate, phonemes = pickle.loads(data)
+    return np.frombuffer(samples, dtype=np.int16).astype(np.float32) / 32768.0, rate, phonemes
+
+
+def _speak_here(text: str, voice: str, pitch: int, wpm: int) -> tuple[bytes, int, list[tuple[int, str]]]:
+    lib = ctypes.CDLL("libespeak-ng.so.1")
+    rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, None, _PHONEME_EVENTS | _PHONEME_IPA)
+    chunks: list[bytes] = []
+    phonemes: list[tuple[int, str]] = []
+
+    def collect(wav, n, events):  # type: ignore[no-untyped-def]
+        if wav and n > 0:
+            chunks.append(ctypes.string_at(wav, 2 * n))
+        i = 0
+        while events[i].type != 0:  # the list ends with espeakEVENT_LIST_TERMINATED
+            if events[i].type == _EVENT_PHONEME:
+                phonemes.append((events[i].sample, bytes(events[i].id.string).split(b"\0")[0].decode()))
+            i += 1
+        return 0
+
+    callback = _Callback(collect)  # kept alive until synthesis ends
+    lib.espeak_SetSynthCallback(callback)
+    if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+        # as the espeak-ng command does: a name that is no voice file (en-gb+m3) is a language spec
+        spec = _Voice(languages=voice.encode())
+        if lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) != 0:
+            raise ValueError(f"no voice {voice!r}")
+    lib.espeak_SetParameter(_RATE, wpm, 0)
+    lib.espeak_SetParameter(_PITCH, pitch, 0)
+    data = text.encode()
+    lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, 0, None, None)
+    lib.espeak_Synchronize()
+    return b"".join(chunks), rate, phonemes
+
+
+def find_offset(clip: np.ndarray, spoken: np.ndarray, step: int, window: int = 4096) -> tuple[int, float]:
+    """(samples trimmed from the front, correlation): where `clip` starts inside `spoken`, both at
+    the same rate. The trim cuts on a grid of `step` samples, so only those offsets are tried."""
+    n = min(window, len(clip))
+    head = clip[:n] - clip[:n].mean()
+    best, best_corr = 0, -1.0
+    for offset in range(0, max(1, len(spoken) - n + 1), step):
+        part = spoken[offset: offset + n]
+        part = part - part.mean()
+        denom = float(np.linalg.norm(head) * np.linalg.norm(part))
+        corr = float(head @ part) / denom if denom > 0 else -1.0
+        if corr > best_corr:
+            best, best_corr = offset, corr
+    return best, best_corr
+
+
+def symbol_spans(symbols: str, events: list[tuple[float, float, str]]) -> list[tuple[float, float] | None]:
+    """For each symbol of the tokenizer's phoneme string, the (start, end) seconds of the event
+    phoneme it matches, or None (stress marks, spaces, punctuation, symbols the two phonemisations
+    spell differently). Matching is character-wise (difflib), so `aɪ` in both maps symbol to symbol."""
+    event_chars, owner = [], []
+    for index, (_, _, ipa) in enumerate(events):
+        event_chars.extend(ipa)
+        owner.extend([index] * len(ipa))
+    spans: list[tuple[float, float] | None] = [None] * len(symbols)
+    matcher = difflib.SequenceMatcher(None, symbols, "".join(event_chars), autojunk=False)
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            start, end, _ = events[owner[b + k]]
+            spans[a + k] = (start, end)
+    return spans
+
+
+def token_windows(spans: list[tuple[float, float] | None], add_blank: bool, frames: int, frame_seconds: float,
+                  offset_seconds: float, slack: int = 1) -> list[list[int]]:
+    """[first, last] frame each token may take. A matched symbol: its phoneme's frames +- slack; an
+    unmatched one, and a blank, may take anything from its previous matched neighbour's first frame
+    to its next one's last (so a pause or a stress mark stays between the phonemes around it)."""
+    def frame(seconds: float) -> float:
+        return (seconds - offset_seconds) / frame_seconds
+
+    tokens: list[tuple[float, float] | None] = []
+    for span in spans:
+        tokens += [None, span] if add_blank else [span]
+    tokens += [None] if add_blank else []
+    known = [None if t is None else (int(np.floor(frame(t[0]) + 1e-6)) - slack, int(np.ceil(frame(t[1]) - 1e-6)) - 1 + slack)
+             for t in tokens]
+    windows, last = [], 0
+    following = [frames - 1] * len(known)
+    upcoming = frames - 1
+    for i in range(len(known) - 1, -1, -1):
+        following[i] = upcoming
+        if known[i] is not None:
+            upcoming = known[i][1]
+    for i, window in enumerate(known):
+        lo, hi = window if window is not None else (last, following[i])
+        lo, hi = max(0, min(lo, frames - 1)), max(0, min(hi, frames - 1))
+        windows.append([lo, max(lo, hi)])
+        if window is not None:
+            last = lo
+    return windows
+
+
+class EspeakAligner:
+    """Token windows for clips that espeak-ng spoke in one voice (`vits.espeak_voice`)."""
+
+    def __init__(self, espeak_args: list[str], rate: int, hop: int, min_correlation: float = 0.98) -> None:
+        self.voice = voice_arguments(espeak_args)
+        self.rate, self.hop, self.min_correlation = rate, hop, min_correlation
+
+    def token_windows(self, tokenizer, text: str, wave: np.ndarray, frames: int,  # type: ignore[no-untyped-def]
+                      tokens: int) -> list[list[int]]:
+        """Windows for the tokens a (phonemizing) VitsTokenizer makes of `text`."""
+        symbols = tokenizer.prepare_for_tokenization(text, normalize=tokenizer.normalize)[0]
+        windows = self.windows(text, symbols, wave, frames, tokenizer.add_blank)
+        if len(windows) != tokens:
+            raise ClipError(f"vits.alignment espeak: {len(windows)} windows for {tokens} tokens; the tokenizer's "
+                            f"phonemes {symbols!r} are not one token per symbol")
+        return windows
+
+    def windows(self, text: str, symbols: str, wave: np.ndarray, frames: int, add_blank: bool) -> list[list[int]]:
+        spoken, spoken_rate, events = speak(text, *self.voice)
+        spoken = resample(spoken, spoken_rate, self.rate)
+        offset, corr = find_offset(wave, spoken, step=256)  # data/audio.trim_silence cuts on a 256-sample grid
+        if corr < self.min_correlation:
+            raise ClipError(f"vits.alignment espeak: this clip is not espeak-ng's {' '.join(map(str, self.voice))} "
+                            f"reading its text (best match {corr:.2f} < {self.min_correlation}); set vits.espeak_voice "
+                            "to the voice that spoke it, or use vits.alignment: search")
+        starts = [(sample / spoken_rate, ipa) for sample, ipa in events]
+        timed = [(s, starts[i + 1][0] if i + 1 < len(starts) else len(spoken) / self.rate, ipa)
+                 for i, (s, ipa) in enumerate(starts)]
+        spans = symbol_spans(symbols, timed)
+        return token_windows(spans, add_blank, frames, self.hop / self.rate, offset / self.rate)
