@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hf_vclone.data.demo_corpus import DEMO_CLIPS, corpus_sentences
+from hf_vclone.models.vits import _core
 from hf_vclone.synthesize import load_voice
 from hf_vclone.vits.alignment import maximum_path
 from base_cer import cer, held_out_sentences, real_recordings
@@ -33,7 +35,7 @@ def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667,
     """(decoder reconstruction, prior with the real alignment) for one recording. With
     `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows, as
     `vits.alignment: espeak` trains."""
-    from hf_vclone.models.vits import _prior_log_likelihood, _core, outside_window_penalty
+    from hf_vclone.models.vits import _prior_log_likelihood, outside_window_penalty
 
     vits, train_voice = _core(voice.voice.tts), voice.voice
     ids = torch.tensor([voice.processor(voice.speaking.frontend(text))["input_ids"]])
@@ -68,16 +70,23 @@ def main() -> None:
     parser.add_argument("voice")
     parser.add_argument("--speaker", default="us_f2")
     parser.add_argument("--sentences", type=int, default=6)
+    parser.add_argument("--training-sentences", action="store_true",
+                        help="the base voice's first training sentences instead of held-out ones: over- or underfit?")
+    parser.add_argument("--noise", type=float, default=0.667,
+                        help="noise scale of paths 2 and 3 (VITS samples the prior with 0.667)")
     parser.add_argument("--espeak-windows", action="store_true",
                         help="path 2 searches inside espeak-ng's phoneme windows (vits.alignment: espeak)")
     args = parser.parse_args()
     torch.manual_seed(0)
     voice = load_voice(args.voice)
+    _core(voice.voice.tts).noise_scale = args.noise  # what VitsModel's inference samples the prior with
     rate, texts = voice.sampling_rate, held_out_sentences(args.sentences)
+    if args.training_sentences:
+        texts = corpus_sentences(DEMO_CLIPS, 0, [])[args.speaker][:args.sentences]
     with tempfile.TemporaryDirectory() as tmp:
         real = real_recordings(args.speaker, texts, rate, Path(tmp))
     espeak = args.speaker if args.espeak_windows else None
-    decoded, prior = zip(*(paths(voice, w.astype(np.float32), t, espeak_voice=espeak) for w, t in zip(real, texts)))
+    decoded, prior = zip(*(paths(voice, w.astype(np.float32), t, args.noise, espeak_voice=espeak) for w, t in zip(real, texts)))
     free = [voice.synthesize(t)[0] for t in texts]
     for name, waves in (("real recording", real), ("1. decoder (posterior latent)", decoded),
                         ("2. prior, real durations", prior), ("3. free-running", free)):
