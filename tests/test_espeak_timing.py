@@ -57,7 +57,11 @@ def _separation(tokens: list[str], windows: list[list[int]], share: np.ndarray, 
 
 def test_library_speech_equals_the_command_sentence_after_sentence(tmp_path) -> None:
     """The library keeps state between utterances in one process (the second sentence used to differ
-    from the 64th sample on); each call must match `espeak-ng -w`, which the corpus is made with."""
+    from the 64th sample on), and a forked child inherits it; each call must match `espeak-ng -w`,
+    which the corpus is made with, even after this process has used the library itself."""
+    from hf_vclone.vits.espeak_child import speak_here
+
+    speak_here("Another sentence, in another voice, first.", "en-gb-x-rp+f4", 65, 160)
     args = BASE_VOICES["us_f2"]
     for text in SENTENCES:
         wave, rate, events = speak(text, *voice_arguments(args))

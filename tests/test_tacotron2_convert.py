@@ -41,7 +41,9 @@ def _same_model(out: Path, original: Tacotron2ForTextToSpeech) -> None:
     torch.manual_seed(1)
     a = original.generate(ids, max_decoder_steps=6).spectrogram
     torch.manual_seed(1)
-    torch.testing.assert_close(converted.generate(ids, max_decoder_steps=6).spectrogram, a, rtol=0, atol=0)
+    # The weights are equal bit for bit (above); the forward may differ in the last bit, as oneDNN picks
+    # kernels by memory alignment on some CPUs (AVX2-only: 6e-8 seen), so 1e-6 here, far below a wiring error.
+    torch.testing.assert_close(converted.generate(ids, max_decoder_steps=6).spectrogram, a, rtol=1e-6, atol=1e-6)
 
 
 def test_nvidia_deeplearningexamples_layout(original: Tacotron2ForTextToSpeech, tmp_path: Path) -> None:

@@ -17,36 +17,18 @@ neighbouring phoneme.
 
 from __future__ import annotations
 
-import ctypes
 import difflib
-import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from ..data.audio import ClipError, resample
 from ..errors import UserError
 
-_SYNCHRONOUS, _PHONEME_EVENTS, _PHONEME_IPA, _EVENT_PHONEME, _RATE, _PITCH = 2, 0x1, 0x2, 7, 1, 3
-
-
-class _Id(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):  # espeak_EVENT of speak_lib.h
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
-                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _Id)]
-
-
-class _Voice(ctypes.Structure):  # espeak_VOICE of speak_lib.h
-    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_char_p), ("identifier", ctypes.c_char_p),
-                ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte),
-                ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
-
-
-_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_CHILD = Path(__file__).with_name("espeak_child.py")
 
 
 def espeak_arguments(voice: str) -> list[str]:
@@ -82,61 +64,19 @@ def speak(text: str, voice: str, pitch: int, wpm: int) -> tuple[np.ndarray, int,
     """(float32 samples, rate, [(start sample, IPA phoneme)]) from libespeak-ng, as `espeak-ng -w`
     would speak it. Events whose phoneme is empty mark pauses and the end.
 
-    Each call runs in a forked child that initialises the library afresh: synthesis carries state
-    from one utterance to the next (from the 64th sample on, the second sentence of a session differs
-    from what the command, one process per sentence, wrote), and only a fresh library matches the
-    corpus sample for sample."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: synthesise, send, exit without running the parent's clean-up
-        code = 0
-        try:
-            os.close(read)
-            with os.fdopen(write, "wb") as out:
-                pickle.dump(_speak_here(text, voice, pitch, wpm), out)
-        except BaseException:  # noqa: BLE001 - reported by the parent as a missing result
-            code = 1
-        os._exit(code)
-    os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        raise ClipError(f"libespeak-ng could not speak {text[:40]!r} in voice {voice!r} (install espeak-ng: "
-                        "make setup does; or check vits.espeak_voice)")
-    samples, rate, phonemes = pickle.loads(data)
+    Each call runs in a fresh interpreter (espeak_child.py). Why: libespeak-ng carries state from one
+    utterance to the next. In one process the second sentence differed from the command's output (one
+    process per sentence) from about the 64th sample on. A forked child was not enough either: it
+    inherits a library the parent has already used (the test suite's workers do), and then it
+    differed too."""
+    proc = subprocess.run([sys.executable, "-I", str(_CHILD), text, voice, str(pitch), str(wpm)],
+                          capture_output=True, timeout=120)
+    if proc.returncode != 0 or not proc.stdout:
+        why = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ClipError(f"libespeak-ng could not speak {text[:40]!r} in voice {voice!r}: {why[0]} (install "
+                        "espeak-ng: make setup does; or check vits.espeak_voice)")
+    samples, rate, phonemes = pickle.loads(proc.stdout)
     return np.frombuffer(samples, dtype=np.int16).astype(np.float32) / 32768.0, rate, phonemes
-
-
-def _speak_here(text: str, voice: str, pitch: int, wpm: int) -> tuple[bytes, int, list[tuple[int, str]]]:
-    lib = ctypes.CDLL("libespeak-ng.so.1")
-    rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, None, _PHONEME_EVENTS | _PHONEME_IPA)
-    chunks: list[bytes] = []
-    phonemes: list[tuple[int, str]] = []
-
-    def collect(wav, n, events):  # type: ignore[no-untyped-def]
-        if wav and n > 0:
-            chunks.append(ctypes.string_at(wav, 2 * n))
-        i = 0
-        while events[i].type != 0:  # the list ends with espeakEVENT_LIST_TERMINATED
-            if events[i].type == _EVENT_PHONEME:
-                phonemes.append((events[i].sample, bytes(events[i].id.string).split(b"\0")[0].decode()))
-            i += 1
-        return 0
-
-    callback = _Callback(collect)  # kept alive until synthesis ends
-    lib.espeak_SetSynthCallback(callback)
-    if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-        # as the espeak-ng command does: a name that is no voice file (en-gb+m3) is a language spec
-        spec = _Voice(languages=voice.encode())
-        if lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) != 0:
-            raise ValueError(f"no voice {voice!r}")
-    lib.espeak_SetParameter(_RATE, wpm, 0)
-    lib.espeak_SetParameter(_PITCH, pitch, 0)
-    data = text.encode()
-    lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, 0, None, None)
-    lib.espeak_Synchronize()
-    return b"".join(chunks), rate, phonemes
 
 
 def find_offset(clip: np.ndarray, spoken: np.ndarray, step: int, window: int = 4096) -> tuple[int, float]:
