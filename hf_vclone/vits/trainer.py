@@ -65,8 +65,8 @@ def waveform_path_trains(model: torch.nn.Module) -> bool:
     """Whether anything between the spectrogram and the generated waveform (posterior encoder,
     decoder; LoRA layers in them included) trains. When nothing does (freeze_lower with
     freeze_groups [posterior_encoder, flow, decoder]: the text side trained on a fixed latent), the
-    adversarial losses have no gradient to give, and a discriminator step would only cost time
-    (on 2 cores, about half of every step)."""
+    adversarial losses have no gradient to give, and the GAN would only cost time (on an AVX2-only
+    2-core machine it was most of every step: 5 s with it, 0.8 s without)."""
     return any(p.requires_grad and ("decoder." in name or "posterior_encoder." in name)
                for name, p in model.named_parameters())
 
@@ -83,7 +83,7 @@ class VitsTrainer(VoiceTrainer):
         self._slices: tuple[torch.Tensor, torch.Tensor] | None = None  # (generated, real) of this step
         self._gan_trains_voice = waveform_path_trains(self.model)
         if not self._gan_trains_voice:
-            logger.info("the decoder and the posterior encoder are frozen: no GAN step (it could change nothing in "
+            logger.warning("the decoder and the posterior encoder are frozen: no GAN step (it could change nothing in "
                         "the voice); the discriminator is saved as it was read")
 
     @property
