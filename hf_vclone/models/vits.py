@@ -39,7 +39,8 @@ from ..errors import UserError
 from ..vits.alignment import beta_binomial_log_prior, maximum_path
 from ..vits.duration import duration_nll
 from ..vits.espeak_timing import EspeakAligner, espeak_arguments
-from ..vits.losses import kl_loss
+from ..vits.decoder_init import hifigan_init
+from ..vits.losses import kl_loss, waveform_dc_loss
 from ..vits.spectrogram import VitsSpectrogram
 from .char_tokenizer import build_vits_tokenizer, unread_characters
 from .loading import from_pretrained, load_model
@@ -71,6 +72,7 @@ class VitsTrainingOutput(ModelOutput):
     mel_loss: torch.Tensor | None = None
     kl_loss: torch.Tensor | None = None
     duration_loss: torch.Tensor | None = None
+    dc_loss: torch.Tensor | None = None
     generated: torch.Tensor | None = None  # (batch, 1, segment samples) decoder output
     real: torch.Tensor | None = None  # (batch, 1, segment samples) the same stretch of the recording
 
@@ -155,10 +157,12 @@ class VitsVoice(nn.Module):
         real = slice_segments(waveform[:, None], starts * self.hop, size * self.hop)
         real_mel = slice_segments(labels.transpose(1, 2), starts, size) * LN10  # labels are log10
         mel = nn.functional.l1_loss(self.spectrogram.log_mel(generated[:, 0]), real_mel)
+        dc = waveform_dc_loss(generated, real)
 
-        loss = cfg.mel_weight * mel + cfg.kl_weight * self.kl_scale * kl + cfg.duration_weight * duration
+        loss = (cfg.mel_weight * mel + cfg.kl_weight * self.kl_scale * kl + cfg.duration_weight * duration
+                + cfg.dc_weight * dc)
         return VitsTrainingOutput(loss=loss, mel_loss=mel.detach(), kl_loss=kl.detach(),
-                                  duration_loss=duration.detach(), generated=generated, real=real)
+                                  duration_loss=duration.detach(), dc_loss=dc.detach(), generated=generated, real=real)
 
     @property
     def sampling_rate(self) -> int:
@@ -272,6 +276,7 @@ class VitsBackend:
                 model = VitsModel(config)
             except (ValueError, TypeError) as err:
                 raise UserError(f"model.init_config: not a buildable VITS architecture: {' '.join(str(err).split())}") from None
+            hifigan_init(model.decoder)
         if model.config.num_speakers > 1:
             raise UserError(f"model.name_or_path: {cfg.name_or_path} is a multi-speaker VITS "
                             f"({model.config.num_speakers} speakers); hf_vclone fine-tunes single-speaker VITS "

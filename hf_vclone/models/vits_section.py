@@ -26,6 +26,9 @@ class VitsConfig:
     duration_weight: float = 1.0
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 2.0
+    # |mean(generated) - mean(real)| per slice: a constant offset is invisible to the mel loss, and a
+    # decoder trained from scratch drifted into a saturated tanh by it (benchmarks/README.md, session 12)
+    dc_weight: float = 10.0
     segment_frames: int = 32  # latent frames decoded per clip per step (32 x hop 256 = 8192 samples)
     mel_bins: int = 80
     # a model built from scratch (model.processor: build) reads espeak-ng IPA phonemes, as the original
@@ -66,6 +69,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("vits.duration_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
     ("vits.adversarial_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 1)"),
     ("vits.feature_matching_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (published: 2)"),
+    ("vits.dc_weight", lambda v: 0 <= v < math.inf, "a weight of 0 or more (0: off)"),
     ("vits.segment_frames", lambda v: v >= 1, "1 or more frames (published: 32)"),
     ("vits.mel_bins", lambda v: v >= 1, "1 or more mel bins (published: 80)"),
     ("vits.discriminator_width", lambda v: v is None or 0 < v < math.inf,

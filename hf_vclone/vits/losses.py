@@ -48,3 +48,11 @@ def mel_l1_loss(generated_mel: torch.Tensor, target_mel: torch.Tensor) -> torch.
 def duration_loss(nll: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
     """The stochastic duration predictor's negative log-likelihood (summed per item), per token."""
     return nll.sum() / token_mask.sum()
+
+
+def waveform_dc_loss(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """|mean(generated) - mean(real)| per slice, averaged: the one thing the mel loss cannot see.
+    A constant offset falls below the mel filters (the first one weighs the 0 Hz bin 0), so nothing
+    else holds the decoder's output centred, and once its tanh saturates no gradient brings it back
+    (benchmarks/README.md, session 12)."""
+    return (generated.mean(-1) - real.mean(-1)).abs().mean()

@@ -39,7 +39,7 @@ DISCRIMINATOR_FILE = "discriminator.safetensors"
 DISCRIMINATOR_OPTIMIZER = "discriminator_optimizer.pt"
 DISCRIMINATOR_SCHEDULER = "discriminator_scheduler.pt"
 logger = logging.get_logger(__name__)
-LOGGED = ("mel_loss", "kl_loss", "duration_loss", "adversarial_loss", "feature_matching_loss", "discriminator_loss")
+LOGGED = ("mel_loss", "kl_loss", "duration_loss", "dc_loss", "adversarial_loss", "feature_matching_loss", "discriminator_loss")
 
 
 def build_discriminator(settings: VitsConfig) -> VitsDiscriminator:
@@ -119,7 +119,7 @@ class VitsTrainer(VoiceTrainer):
             if self._gan_trains_voice:
                 loss = loss + self._generator_adversarial_loss(outputs.generated, outputs.real)
                 self._slices = (outputs.generated.detach(), outputs.real)  # for this step's discriminator
-            for name in ("mel_loss", "kl_loss", "duration_loss"):
+            for name in ("mel_loss", "kl_loss", "duration_loss", "dc_loss"):
                 self._terms[name].append(outputs[name])
         return loss, outputs
 
