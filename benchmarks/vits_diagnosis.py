@@ -74,12 +74,16 @@ def main() -> None:
                         help="the base voice's first training sentences instead of held-out ones: over- or underfit?")
     parser.add_argument("--noise", type=float, default=0.667,
                         help="noise scale of paths 2 and 3 (VITS samples the prior with 0.667)")
+    parser.add_argument("--duration-noise", type=float, default=None,
+                        help="noise scale of the stochastic duration predictor in path 3 (the voice's own, 0.8 in VITS, if unset)")
     parser.add_argument("--espeak-windows", action="store_true",
                         help="path 2 searches inside espeak-ng's phoneme windows (vits.alignment: espeak)")
     args = parser.parse_args()
     torch.manual_seed(0)
     voice = load_voice(args.voice)
     _core(voice.voice.tts).noise_scale = args.noise  # what VitsModel's inference samples the prior with
+    if args.duration_noise is not None:
+        _core(voice.voice.tts).noise_scale_duration = args.duration_noise
     rate, texts = voice.sampling_rate, held_out_sentences(args.sentences)
     if args.training_sentences:
         texts = corpus_sentences(DEMO_CLIPS, 0, [])[args.speaker][:args.sentences]
