@@ -133,7 +133,9 @@ def _export(ns: argparse.Namespace) -> int:
         return 0
     if not ns.merge:
         raise FileNotFoundError("nothing to do: `export` writes a merged voice (--merge) or an ONNX graph (--onnx)")
-    out = merge_voice(ns.model, ns.out, ns.dtype)
+    updates = {key: value for key, value in (("noise_scale", ns.noise_scale),
+                                              ("noise_scale_duration", ns.noise_scale_duration)) if value is not None}
+    out = merge_voice(ns.model, ns.out, ns.dtype, updates)
     copy_extras(Path(ns.model), out)
     write_card(out)
     print(f"wrote {out} (loads with from_pretrained and pipeline('text-to-speech'))")
@@ -223,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", help="the new folder")
     export.add_argument("--merge", action="store_true", help="merge a LoRA adapter into the base weights")
     export.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    export.add_argument("--noise-scale", type=float, default=None,
+                        help="VITS: the prior's sampling noise the voice speaks with (written to its config; "
+                             "VITS uses 0.667, small bases read better lower: benchmarks/README.md)")
+    export.add_argument("--noise-scale-duration", type=float, default=None,
+                        help="VITS: the stochastic duration predictor's noise (VITS uses 0.8)")
     export.add_argument("--onnx", action="store_true",
                         help="write a VITS voice (LoRA merged) as model.onnx: token ids -> waveform, for onnxruntime")
     export.set_defaults(func=_export)

@@ -13,17 +13,26 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .backends import saved_backend
+from .errors import UserError
 from .models.loading import from_pretrained, load_model
 from .models.speakers import SpeakerTable
 from .voice_io import DTYPES, META_FILE, VoiceMeta, read_meta, save_voice
 
 
-def merge_voice(directory: str | Path, out: str | Path, dtype: str = "float32") -> Path:
+def merge_voice(directory: str | Path, out: str | Path, dtype: str = "float32",
+                config_updates: dict[str, Any] | None = None) -> Path:
     """A LoRA voice folded into its base: a complete model that plain `from_pretrained` and
-    `pipeline("text-to-speech")` load, with no peft needed. A full voice is copied as it is."""
+    `pipeline("text-to-speech")` load, with no peft needed. A full voice is copied as it is.
+    `config_updates` set inference settings in the written config (a VITS voice's `noise_scale`,
+    `noise_scale_duration`), so every loader, the pipeline included, speaks with them."""
     voice, processor, meta = read_voice(directory)
     if isinstance(voice.tts, PeftModel):
         voice.tts = voice.tts.merge_and_unload()
+    for key, value in (config_updates or {}).items():
+        if not hasattr(voice.tts.config, key):
+            raise UserError(f"{directory}: a {meta.backend} voice's config has no `{key}`; "
+                            f"only a VITS voice takes --{key.replace('_', '-')}")
+        setattr(voice.tts.config, key, value)
     merged = VoiceMeta(meta.backend, meta.base_model, meta.strategy, meta.vocoder, {**meta.extra, "merged": True})
     out = save_voice(voice, processor, out, merged, dtype)
     _copy_discriminator(Path(directory), Path(out), dtype)

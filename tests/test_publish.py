@@ -88,6 +88,9 @@ def test_merged_export_loads_with_plain_from_pretrained_and_the_tts_pipeline(lor
     merged = tmp_path / "merged"
     assert main(["export", str(lora_voice), str(merged), "--merge"]) == 0
     assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
+    # a VITS inference setting on a SpeechT5 voice: refused with its reason, nothing written
+    assert main(["export", str(lora_voice), str(tmp_path / "noisy"), "--merge", "--noise-scale", "0.3"]) == 2
+    assert not (tmp_path / "noisy").exists()
     adapter_voice = Synthesizer(lora_voice)
     speaker = adapter_voice.voice.speakers.vector().detach()
     plain = SpeechT5ForTextToSpeech.from_pretrained(merged).eval()

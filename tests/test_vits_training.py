@@ -185,6 +185,22 @@ def test_lora_voice_is_an_adapter_that_merges_into_a_plain_model(corpus: Path, t
     with torch.no_grad():
         untouched = VitsModel.from_pretrained(tiny_vits_base)(input_ids=ids).waveform[0]
     assert untouched.shape != plain.shape or not torch.allclose(untouched, plain)
+    # --noise-scale / --noise-scale-duration are written to the config: at 0 / 0 the voice speaks the
+    # same waveform whatever the seed (the prior's and the durations' sampling were its only randomness)
+    from hf_vclone.cli import main
+    assert main(["export", str(out), str(tmp_path / "quiet"), "--merge", "--noise-scale", "0",
+                 "--noise-scale-duration", "0"]) == 0
+    quiet = VitsModel.from_pretrained(tmp_path / "quiet").eval()
+    assert (quiet.config.noise_scale, quiet.config.noise_scale_duration) == (0.0, 0.0)
+    spoken = []
+    for seed in (0, 1):
+        set_seed(seed)
+        with torch.no_grad():
+            spoken.append(quiet(input_ids=ids).waveform[0])
+    torch.testing.assert_close(spoken[0], spoken[1], rtol=0, atol=0)
+    set_seed(1)
+    with torch.no_grad():
+        assert not torch.equal(model(input_ids=ids).waveform[0], plain)  # at its own 0.667 / 0.8 the seed matters
     # the discriminator travels with an export, in its dtype, and a later fine-tune reads it back
     half = merge_voice(out, tmp_path / "half", dtype="float16")
     saved = load_file(str(half / DISCRIMINATOR_FILE))
