@@ -32,20 +32,40 @@ quickstart: setup
 vits-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo.yaml
 
-# Rebuild assets/vits_demo_base from scratch (about 1 h 40 min on 2 cores to the committed step).
+# Rebuild assets/vits_demo_base from scratch, in four stages on 2 cores (benchmarks/README.md, sessions
+# 8-13; about 6 h on 2 AVX2 cores, most of it the GAN stages):
+#   1. letters, every part, from scratch (step VITS_BASE_STEP of recipes/vits_demo_base.yaml);
+#   2. a phoneme text side and the flow on espeak-ng's phoneme timings, the rest frozen (step 1500 of 3000);
+#   3. the waveform side with the GAN, the text side frozen (500 steps);
+#   4. a fresh decoder and discriminator on the frozen latent (2000 steps, then resumed on a longer
+#      cosine to VITS_DECODER_MAX), exported in float16 with the prior sampled at noise 0.333 / 0.333.
 VITS_BASE_STEP ?= 4000
+VITS_DECODER_MAX ?= 4250
+VITS_DECODER_STEP ?= 4250
+LAUNCH = $(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py
 vits-base: setup
-	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base.yaml
-	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) assets/vits_demo_base --merge --dtype float16
+	$(LAUNCH) recipes/vits_demo_base.yaml
+	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) outputs/vits_demo_base_letters --merge --dtype float16
+	$(LAUNCH) recipes/vits_demo_base_espeak_align.yaml 'strategy.freeze_groups=[posterior_encoder,decoder]' \
+	  output.dir=outputs/vits_espeak_flow
+	$(LAUNCH) recipes/vits_demo_base_espeak_align.yaml model.name_or_path=outputs/vits_espeak_flow/checkpoint-1500 \
+	  model.processor=null model.init_config=null model.warm_start=null 'model.warm_start_exclude=[]' \
+	  vits.phonemize=false 'strategy.freeze_groups=[text_encoder,duration_predictor]' \
+	  vits.discriminator=outputs/vits_espeak_flow/checkpoint-1500 output.dir=outputs/vits_espeak_stage3 \
+	  training.warmup_steps=50 training.max_steps=500 training.save_steps=250
+	$(LAUNCH) recipes/vits_demo_base_decoder.yaml
+	$(LAUNCH) recipes/vits_demo_base_decoder.yaml training.resume_from_checkpoint=latest training.max_steps=$(VITS_DECODER_MAX)
+	$(BIN)/hf-vclone export outputs/vits_fresh_decoder/checkpoint-$(VITS_DECODER_STEP) assets/vits_demo_base --merge \
+	  --dtype float16 --noise-scale 0.333 --noise-scale-duration 0.333
 
-# Stage 2, an experiment (benchmarks/README.md, session 8): the letters base above, exported to
+# An experiment (benchmarks/README.md, session 8): stage 1's letters base, exported to
 # outputs/vits_demo_base_letters, warm-starts a base that reads phonemes (recipes/vits_demo_base_phonemes.yaml).
 vits-base-phonemes: setup
 	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) outputs/vits_demo_base_letters --merge --dtype float16
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base_phonemes.yaml
 
 test: setup chromium
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
 
 # Rebuild the committed quickstart base from scratch (about 2 hours on 2 cores): train, then export
 # the checkpoint that was committed (assets/quickstart_base/README.md says why that one) in float16.
