@@ -38,10 +38,11 @@ vits-demo: setup
 #   2. a phoneme text side and the flow on espeak-ng's phoneme timings, the rest frozen (step 1500 of 3000);
 #   3. the waveform side with the GAN, the text side frozen (500 steps);
 #   4. a fresh decoder and discriminator on the frozen latent (2000 steps, then resumed on a longer
-#      cosine to VITS_DECODER_MAX), exported in float16 with the prior sampled at noise 0.333 / 0.333.
+#      cosine to VITS_DECODER_MAX; the run committed stopped at 3500, and step 3500 of the longer run is
+#      the same checkpoint), exported in float16 with the prior sampled at noise 0.333 / 0.333.
 VITS_BASE_STEP ?= 4000
 VITS_DECODER_MAX ?= 4250
-VITS_DECODER_STEP ?= 4250
+VITS_DECODER_STEP ?= 3500
 LAUNCH = $(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py
 vits-base: setup
 	$(LAUNCH) recipes/vits_demo_base.yaml

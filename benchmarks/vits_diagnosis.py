@@ -30,38 +30,46 @@ from base_cer import cer, held_out_sentences, real_recordings
 
 
 @torch.no_grad()
-def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667,
-          espeak_voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(decoder reconstruction, prior with the real alignment) for one recording. With
-    `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows, as
-    `vits.alignment: espeak` trains."""
+def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None = None) -> dict[str, torch.Tensor]:
+    """One recording's posterior (`sample`, `mean`, `log_std`: (1, channels, frames)) and the text
+    prior stretched by its alignment as training finds it (`prior_mean`, `prior_log_std`), plus the
+    `frame_mask`. With `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows,
+    as `vits.alignment: espeak` trains."""
     from hf_vclone.models.vits import _prior_log_likelihood, outside_window_penalty
 
     vits, train_voice = _core(voice.voice.tts), voice.voice
-    ids = torch.tensor([voice.processor(voice.speaking.frontend(text))["input_ids"]])
+    phonemes = voice.speaking.frontend(text)
+    ids = torch.tensor([voice.processor(phonemes)["input_ids"]])
     mask = torch.ones_like(ids)
     encoded = vits.text_encoder(input_ids=ids, padding_mask=mask[:, :, None].float(), attention_mask=mask)
     mean, log_std = encoded.prior_means.transpose(1, 2), encoded.prior_log_variances.transpose(1, 2)
     hop = train_voice.hop
-    w = torch.from_numpy(wave[: len(wave) // hop * hop])[None]
-    linear = train_voice.spectrogram.linear(w)
+    linear = train_voice.spectrogram.linear(torch.from_numpy(wave[: len(wave) // hop * hop])[None])
     frames = linear.shape[-1]
     frame_mask = torch.ones(1, 1, frames)
-    latents, _, _ = vits.posterior_encoder(linear, frame_mask)
-    decoded = vits.decoder(latents)[0, 0].numpy()
-    latents_p = vits.flow(latents, frame_mask, reverse=False)
-    likelihood = _prior_log_likelihood(latents_p, mean, log_std)
+    latents, posterior_mean, posterior_log_std = vits.posterior_encoder(linear, frame_mask)
+    likelihood = _prior_log_likelihood(vits.flow(latents, frame_mask, reverse=False), mean, log_std)
     if espeak_voice:
         from hf_vclone.vits.espeak_timing import EspeakAligner, espeak_arguments
 
         aligner = EspeakAligner(espeak_arguments(espeak_voice), voice.sampling_rate, hop)
-        windows = aligner.token_windows(voice.processor, voice.speaking.frontend(text), wave, frames, ids.shape[1])
+        windows = aligner.token_windows(voice.processor, phonemes, wave, frames, ids.shape[1])
         likelihood = likelihood + outside_window_penalty(torch.tensor([windows]), frames)
     alignment = maximum_path(likelihood, torch.ones(1, frames, ids.shape[1], dtype=torch.bool)).float()
-    z_mean = torch.bmm(alignment, mean.transpose(1, 2)).transpose(1, 2)
-    z_log_std = torch.bmm(alignment, log_std.transpose(1, 2)).transpose(1, 2)
-    z = z_mean + torch.randn_like(z_mean) * torch.exp(z_log_std) * noise
-    prior = vits.decoder(vits.flow(z, frame_mask, reverse=True))[0, 0].numpy()
+    return {"sample": latents, "mean": posterior_mean, "log_std": posterior_log_std, "frame_mask": frame_mask,
+            "linear": linear,
+            "prior_mean": torch.bmm(alignment, mean.transpose(1, 2)).transpose(1, 2),
+            "prior_log_std": torch.bmm(alignment, log_std.transpose(1, 2)).transpose(1, 2)}
+
+
+@torch.no_grad()
+def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667,
+          espeak_voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(decoder reconstruction, prior with the real alignment) for one recording (`aligned_latents`)."""
+    vits, z = _core(voice.voice.tts), aligned_latents(voice, wave, text, espeak_voice)
+    decoded = vits.decoder(z["sample"])[0, 0].numpy()
+    prior = z["prior_mean"] + torch.randn_like(z["prior_mean"]) * torch.exp(z["prior_log_std"]) * noise
+    prior = vits.decoder(vits.flow(prior, z["frame_mask"], reverse=True))[0, 0].numpy()
     return decoded, prior
 
 

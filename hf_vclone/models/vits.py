@@ -125,7 +125,7 @@ class VitsVoice(nn.Module):
         frames = labels.shape[1]
         frame_mask = (torch.arange(frames, device=labels.device)[None] < label_lengths[:, None])[:, None].to(waveform.dtype)
         linear = self.spectrogram.linear(waveform)[..., :frames] * frame_mask
-        latents, _, posterior_log_std = vits.posterior_encoder(linear, frame_mask)
+        latents, posterior_mean, posterior_log_std = vits.posterior_encoder(linear, frame_mask)
         latents_p = vits.flow(latents, frame_mask, reverse=False)
 
         log_likelihood = _prior_log_likelihood(latents_p, prior_mean, prior_log_std).detach()
@@ -153,7 +153,10 @@ class VitsVoice(nn.Module):
         size = min(cfg.segment_frames, frames)
         room = (label_lengths - size).clamp(min=0)
         starts = (torch.rand(room.shape, device=room.device) * (room + 1).float()).long().clamp(max=frames - size)
-        generated = vits.decoder(slice_segments(latents, starts, size))
+        decoder_input = latents  # vits.posterior_noise 1: the sample, as VITS
+        if cfg.posterior_noise != 1.0:
+            decoder_input = posterior_mean + cfg.posterior_noise * (latents - posterior_mean)
+        generated = vits.decoder(slice_segments(decoder_input, starts, size))
         real = slice_segments(waveform[:, None], starts * self.hop, size * self.hop)
         real_mel = slice_segments(labels.transpose(1, 2), starts, size) * LN10  # labels are log10
         mel = nn.functional.l1_loss(self.spectrogram.log_mel(generated[:, 0]), real_mel)
