@@ -33,8 +33,9 @@ from base_cer import cer, held_out_sentences, real_recordings
 def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None = None) -> dict[str, torch.Tensor]:
     """One recording's posterior (`sample`, `mean`, `log_std`: (1, channels, frames)) and the text
     prior stretched by its alignment as training finds it (`prior_mean`, `prior_log_std`), plus the
-    `frame_mask`, the token `ids`, the text encoder's `hidden` state and the alignment's `durations` (tokens,). With `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows,
-    as `vits.alignment: espeak` trains."""
+    `frame_mask`, the text encoder's `hidden` state and the alignment's `durations` (tokens,). With
+    `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows, as `vits.alignment:
+    espeak` trains."""
     from hf_vclone.models.vits import _prior_log_likelihood, outside_window_penalty
 
     vits, train_voice = _core(voice.voice.tts), voice.voice
@@ -57,7 +58,7 @@ def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None
         likelihood = likelihood + outside_window_penalty(torch.tensor([windows]), frames)
     alignment = maximum_path(likelihood, torch.ones(1, frames, ids.shape[1], dtype=torch.bool)).float()
     return {"sample": latents, "mean": posterior_mean, "log_std": posterior_log_std, "frame_mask": frame_mask,
-            "linear": linear, "ids": ids, "hidden": encoded.last_hidden_state.transpose(1, 2),
+            "linear": linear, "hidden": encoded.last_hidden_state.transpose(1, 2),
             "durations": alignment.sum(1)[0],
             "prior_mean": torch.bmm(alignment, mean.transpose(1, 2)).transpose(1, 2),
             "prior_log_std": torch.bmm(alignment, log_std.transpose(1, 2)).transpose(1, 2)}
