@@ -30,12 +30,13 @@ from base_cer import cer, held_out_sentences, real_recordings
 
 
 @torch.no_grad()
-def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None = None) -> dict[str, torch.Tensor]:
+def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None = None,
+                    fixed: bool = False) -> dict[str, torch.Tensor]:
     """One recording's posterior (`sample`, `mean`, `log_std`: (1, channels, frames)) and the text
     prior stretched by its alignment as training finds it (`prior_mean`, `prior_log_std`), plus the
     `frame_mask`, the text encoder's `hidden` state and the alignment's `durations` (tokens,). With
     `espeak_voice`, the alignment is searched inside espeak-ng's phoneme windows, as `vits.alignment:
-    espeak` trains."""
+    espeak` trains; with `fixed` too, the alignment is the rule's durations (`vits.alignment: espeak_durations`)."""
     from hf_vclone.models.vits import _prior_log_likelihood, outside_window_penalty
 
     vits, train_voice = _core(voice.voice.tts), voice.voice
@@ -53,7 +54,7 @@ def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None
     if espeak_voice:
         from hf_vclone.vits.espeak_timing import EspeakAligner, espeak_arguments
 
-        aligner = EspeakAligner(espeak_arguments(espeak_voice), voice.sampling_rate, hop)
+        aligner = EspeakAligner(espeak_arguments(espeak_voice), voice.sampling_rate, hop, fixed=fixed)
         windows = aligner.token_windows(voice.processor, phonemes, wave, frames, ids.shape[1])
         likelihood = likelihood + outside_window_penalty(torch.tensor([windows]), frames)
     alignment = maximum_path(likelihood, torch.ones(1, frames, ids.shape[1], dtype=torch.bool)).float()
@@ -66,9 +67,9 @@ def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None
 
 @torch.no_grad()
 def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667,
-          espeak_voice: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+          espeak_voice: str | None = None, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(decoder reconstruction, prior with the real alignment) for one recording (`aligned_latents`)."""
-    vits, z = _core(voice.voice.tts), aligned_latents(voice, wave, text, espeak_voice)
+    vits, z = _core(voice.voice.tts), aligned_latents(voice, wave, text, espeak_voice, fixed)
     decoded = vits.decoder(z["sample"])[0, 0].numpy()
     prior = z["prior_mean"] + torch.randn_like(z["prior_mean"]) * torch.exp(z["prior_log_std"]) * noise
     prior = vits.decoder(vits.flow(prior, z["frame_mask"], reverse=True))[0, 0].numpy()
@@ -92,6 +93,8 @@ def main() -> None:
                         help="only the real recordings and path 3 (a quick sweep of the inference settings)")
     parser.add_argument("--espeak-windows", action="store_true",
                         help="path 2 searches inside espeak-ng's phoneme windows (vits.alignment: espeak)")
+    parser.add_argument("--espeak-durations", action="store_true",
+                        help="path 2 takes the durations espeak-ng's timings give (vits.alignment: espeak_durations)")
     args = parser.parse_args()
     torch.manual_seed(0)
     voice = load_voice(args.voice)
@@ -105,11 +108,12 @@ def main() -> None:
         texts = corpus_sentences(DEMO_CLIPS, 0, [])[args.speaker][:args.sentences]
     with tempfile.TemporaryDirectory() as tmp:
         real = real_recordings(args.speaker, texts, rate, Path(tmp))
-    espeak = args.speaker if args.espeak_windows else None
+    espeak = args.speaker if args.espeak_windows or args.espeak_durations else None
     free = [voice.synthesize(t)[0] for t in texts]
     systems = [("real recording", real), ("3. free-running", free)]
     if not args.free_only:
-        decoded, prior = zip(*(paths(voice, w.astype(np.float32), t, args.noise, espeak_voice=espeak)
+        decoded, prior = zip(*(paths(voice, w.astype(np.float32), t, args.noise, espeak_voice=espeak,
+                                     fixed=args.espeak_durations)
                                for w, t in zip(real, texts)))
         systems[1:1] = [("1. decoder (posterior latent)", decoded), ("2. prior, real durations", prior)]
     print(f"free-running length / real length: {sum(map(len, free)) / sum(map(len, real)):.2f}")

@@ -2,7 +2,8 @@
 
 For held-out recordings, the per-token durations of the alignment as training finds it (the search,
 inside espeak-ng's phoneme windows: `vits_diagnosis.aligned_latents`) against the predictor's at noise
-0, before and after VITS' ceil, with a constant (the mean) as the floor to beat. Free-running speech
+0, before and after VITS' ceil, with a constant (the mean) as the floor to beat. `--espeak-durations`:
+against the durations `vits.alignment: espeak_durations` trains on instead. Free-running speech
 reads worse than the prior given the real durations (benchmarks/README.md, session 16); this says
 whether the predictor is why.
 
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("voice")
     parser.add_argument("--speaker", default="us_f2")
     parser.add_argument("--sentences", type=int, default=12)
+    parser.add_argument("--espeak-durations", action="store_true",
+                        help="the targets are the durations espeak-ng's timings give (vits.alignment: espeak_durations)")
     args = parser.parse_args()
     torch.manual_seed(0)
     voice = load_voice(args.voice)
@@ -48,7 +51,8 @@ def main() -> None:
         real = real_recordings(args.speaker, texts, voice.sampling_rate, Path(tmp))
     predicted, target = [], []
     for wave, text in zip(real, texts):
-        z = aligned_latents(voice, wave.astype(np.float32), text, espeak_voice=args.speaker)
+        z = aligned_latents(voice, wave.astype(np.float32), text, espeak_voice=args.speaker,
+                            fixed=args.espeak_durations)
         predicted.append(predicted_durations(vits, z["hidden"]))
         target.append(z["durations"].numpy())
     p, t = np.concatenate(predicted), np.concatenate(target)

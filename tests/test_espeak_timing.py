@@ -21,8 +21,8 @@ from hf_vclone.errors import UserError
 from hf_vclone.models.char_tokenizer import build_vits_tokenizer
 from hf_vclone.models.vits import VitsCollator, outside_window_penalty
 from hf_vclone.vits.alignment import maximum_path
-from hf_vclone.vits.espeak_timing import (EspeakAligner, espeak_arguments, speak, symbol_spans, token_windows,
-                                          voice_arguments)
+from hf_vclone.vits.espeak_timing import (EspeakAligner, espeak_arguments, speak, symbol_spans, token_durations,
+                                          token_windows, voice_arguments)
 
 RATE, HOP = 16000, 256
 SENTENCES = ["The busy doctor sold a small glass of fresh soup this morning.",
@@ -95,6 +95,26 @@ def test_windows_put_fricatives_on_noise_and_a_shift_breaks_it(tmp_path, voice: 
         assert _separation(tokens, windows, share, shift) < right - 0.3, shift  # measured 0.13 at most
 
 
+def test_fixed_durations_leave_the_search_one_path_and_put_fricatives_on_noise(tmp_path) -> None:
+    """vits.alignment espeak_durations: the windows tile the clip one token after another, so the
+    search returns exactly them whatever the likelihood, and the fricatives' frames are noise."""
+    text = SENTENCES[1]
+    wave = _espeak_clip(tmp_path, text, BASE_VOICES["us_f2"])
+    tokenizer = build_vits_tokenizer([text], tmp_path / "tok", add_blank=True, phonemize=True)
+    ids = tokenizer(text)["input_ids"]
+    frames = len(wave) // HOP
+    aligner = EspeakAligner(BASE_VOICES["us_f2"], RATE, HOP, fixed=True)
+    windows = aligner.token_windows(tokenizer, text, wave, frames, len(ids))
+    assert windows[0][0] == 0 and windows[-1][1] == frames - 1
+    assert all(hi >= lo and nxt[0] == hi + 1 for (lo, hi), nxt in zip(windows, windows[1:] + [[frames, 0]]))
+    value = torch.randn(1, frames, len(ids), generator=torch.Generator().manual_seed(0)) * 50
+    path = maximum_path(value + outside_window_penalty(torch.tensor([windows]), frames),
+                        torch.ones(1, frames, len(ids), dtype=torch.bool))
+    assert path[0].sum(0).tolist() == [hi - lo + 1 for lo, hi in windows]
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert _separation(tokens, [[lo - 1, hi + 1] for lo, hi in windows], _high_band_share(wave)) > 0.4
+
+
 def test_a_clip_another_voice_spoke_is_refused_by_name(tmp_path) -> None:
     text = SENTENCES[1]
     wave = _espeak_clip(tmp_path, text, BASE_VOICES["gb_m3"])
@@ -119,6 +139,40 @@ def test_window_arithmetic_with_blanks_offset_and_slack() -> None:
     assert windows == [[0, a[1]], a, [a[0], b[1]], [a[0], b[1]], [a[0], b[1]], b, [b[0], 39]]
     clipped = token_windows([(0.0, 0.5)], add_blank=False, frames=10, frame_seconds=0.01, offset_seconds=0.0)
     assert clipped == [[0, 9]]
+
+
+def test_duration_rule_arithmetic_with_blanks_offset_shared_phonemes_and_pauses() -> None:
+    # stress mark (unmatched), a at 0.1-0.2 s, b at 0.2-0.35 s; 10 ms frames; the trim cut 0.05 s
+    spans = [None, (0.1, 0.2), (0.2, 0.35)]
+    # tokens: blank, stress, blank share the 5 leading frames (ends 1.7, 3.3, 5 -> 2, 3, 5); a 5..15;
+    # the blank after it wants none and gets one frame, taken from b (16..30); the last blank the tail
+    assert token_durations(spans, True, 40, 0.01, 0.05) == [2, 1, 2, 10, 1, 14, 10]
+    assert token_durations(spans, False, 40, 0.01, 0.05) == [5, 10, 25]
+    # a two-symbol phoneme (aɪ) splits its 10 frames evenly (less the blank between its symbols);
+    # the pause 0.2-0.3 s goes to the unmatched tokens in it (blank, comma, blank: 10 frames)
+    shared = [(0.1, 0.2), (0.1, 0.2), None, (0.3, 0.4)]
+    assert token_durations(shared, True, 40, 0.01, 0.05) == [5, 5, 1, 4, 3, 4, 3, 10, 5]
+    with pytest.raises(ClipError, match="espeak_durations: 6 frames for 7 tokens"):
+        token_durations(spans, True, 6, 0.01, 0.05)
+
+
+def test_duration_rule_always_sums_to_the_clip_with_a_frame_for_every_token() -> None:
+    gen = np.random.default_rng(0)
+    for _ in range(200):
+        n, frames = int(gen.integers(1, 30)), int(gen.integers(60, 200))
+        edges = np.sort(gen.uniform(0.0, frames * 0.01, size=2 * n))
+        spans = [None if gen.random() < 0.3 else (float(edges[2 * i]), float(edges[2 * i + 1])) for i in range(n)]
+        for add_blank in (True, False):
+            durations = token_durations(spans, add_blank, frames, 0.01, 0.0)
+            assert len(durations) == (2 * n + 1 if add_blank else n)
+            assert sum(durations) == frames and min(durations) >= 1
+            bounds = np.cumsum(durations)
+            tokens = [t for s in spans for t in ([None, s] if add_blank else [s])]
+            # a matched token ends at its phoneme's end, moved at most one frame per token before it
+            # (each keeps a frame) or after it (each needs one left); the last takes the tail
+            for k, span in enumerate(tokens[: len(durations) - 1]):
+                if span is not None:
+                    assert -(len(durations) - k) <= bounds[k] - span[1] * 100 <= k + 1, (k, spans)
 
 
 def test_the_search_stays_inside_the_windows_and_the_collator_pads_them() -> None:
@@ -151,5 +205,8 @@ def test_voice_settings_are_checked() -> None:
     with pytest.raises(UserError, match="vits.alignment espeak needs vits.espeak_voice"):
         recipe_from_dict({"model": {"type": "vits", "init_config": {}, "processor": "build"}, "data": {"path": "x"},
                      "vits": {"phonemize": True, "alignment": "espeak"}})
+    with pytest.raises(UserError, match="vits.alignment espeak_durations needs vits.espeak_voice"):
+        recipe_from_dict({"model": {"type": "vits", "init_config": {}, "processor": "build"}, "data": {"path": "x"},
+                     "vits": {"phonemize": True, "alignment": "espeak_durations"}})
     with pytest.raises(UserError, match="vits.alignment"):
         recipe_from_dict({"model": {"type": "vits"}, "data": {"path": "x"}, "vits": {"alignment": "mfa"}})

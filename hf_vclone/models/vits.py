@@ -323,13 +323,15 @@ class VitsBackend:
         return FeatureSpec(rate, featurize, schema, unknown_characters)
 
     def _espeak_aligner(self, processor: VitsTokenizer, rate: int, hop: int) -> EspeakAligner | None:
-        """vits.alignment espeak: the aligner for the recipe's espeak-ng voice; None for the search."""
-        if self.settings.alignment != "espeak":
+        """vits.alignment espeak / espeak_durations: the aligner for the recipe's espeak-ng voice; None for
+        the search."""
+        if self.settings.alignment not in ("espeak", "espeak_durations"):
             return None
         if not processor.phonemize:
             raise UserError("vits.alignment espeak: the tokenizer reads letters, and espeak-ng's timings are per "
                             "phoneme; use vits.phonemize: true (a built tokenizer) or a phonemizing tokenizer")
-        return EspeakAligner(espeak_arguments(self.settings.espeak_voice or ""), rate, hop)
+        return EspeakAligner(espeak_arguments(self.settings.espeak_voice or ""), rate, hop,
+                             fixed=self.settings.alignment == "espeak_durations")
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> VitsVoice:
         return VitsVoice(tts, speakers, self.settings)

@@ -61,7 +61,10 @@ class VitsConfig:
     # where the alignment search may look. search: anywhere (VITS). espeak: the corpus is espeak-ng
     # speech (the offline demo corpus), so each token is held to the frames of its phoneme as
     # libespeak-ng timed it, +- 1 frame (vits/espeak_timing.py). Why: on our small bases the text prior
-    # explains too little of the latent for the search to find the true durations (benchmarks/README.md)
+    # explains too little of the latent for the search to find the true durations (benchmarks/README.md).
+    # espeak_durations: no search at all; each token gets the frames a fixed rule gives it from those
+    # timings (a phoneme its own, a blank or stress mark one, a pause to the tokens in it), so the
+    # duration predictor learns targets the text predicts
     alignment: str = "search"
     # vits.alignment espeak: the espeak-ng voice that spoke the clips, a demo corpus voice (us_f2) or
     # espeak-ng arguments ("-v en-us+f2 -p 55 -s 170")
@@ -85,8 +88,9 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
      "hifigan (three scale discriminators) or vits (one, as VITS and MMS-TTS trained with), or null"),
     ("vits.kl_warmup_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
     ("vits.alignment_prior_steps", lambda v: v >= 0, "a number of training steps, 0 or more (0: off)"),
-    ("vits.alignment", lambda v: v in ("search", "espeak"),
-     "search (the monotonic alignment search, as VITS) or espeak (windows from espeak-ng's phoneme timings)"),
+    ("vits.alignment", lambda v: v in ("search", "espeak", "espeak_durations"),
+     "search (the monotonic alignment search, as VITS), espeak (the search inside windows from espeak-ng's "
+     "phoneme timings) or espeak_durations (the durations those timings give, no search)"),
     ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
 ]
 
@@ -100,8 +104,9 @@ def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
         no_speaker_vector(r, "VITS"),
         needs_a_built_tokenizer(r, "vits.phonemize", r.vits.phonemize),
         needs_a_built_tokenizer(r, "vits.add_blank", not r.vits.add_blank),
-        (("vits.alignment", "vits.espeak_voice"), r.vits.alignment == "espeak" and not r.vits.espeak_voice,
-         "vits.alignment espeak needs vits.espeak_voice: the espeak-ng voice that spoke the clips "
+        (("vits.alignment", "vits.espeak_voice"),
+         r.vits.alignment in ("espeak", "espeak_durations") and not r.vits.espeak_voice,
+         f"vits.alignment {r.vits.alignment} needs vits.espeak_voice: the espeak-ng voice that spoke the clips "
          "(a demo corpus voice such as us_f2, or arguments such as '-v en-us+f2 -p 55 -s 170')"),
     ]
 

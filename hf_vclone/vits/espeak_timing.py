@@ -142,12 +142,75 @@ def token_windows(spans: list[tuple[float, float] | None], add_blank: bool, fram
     return windows
 
 
-class EspeakAligner:
-    """Token windows for clips that espeak-ng spoke in one voice (`vits.espeak_voice`)."""
+def token_durations(spans: list[tuple[float, float] | None], add_blank: bool, frames: int, frame_seconds: float,
+                    offset_seconds: float) -> list[int]:
+    """Frames per token by a fixed rule (`vits.alignment: espeak_durations`), summing to `frames`, at
+    least 1 each. A matched symbol ends where its phoneme ends (the symbols sharing one phoneme, `aɪ`,
+    split it evenly); the unmatched tokens between two phonemes (blanks, stress marks, spaces) share
+    the gap between them, usually none, a pause after a comma; the first and last runs take the
+    leading and trailing silence. Ends are rounded to frames cumulatively, so no error builds up,
+    and then moved just enough that every token keeps one frame (taken from the token after it).
 
-    def __init__(self, espeak_args: list[str], rate: int, hop: int, min_correlation: float = 0.98) -> None:
+    Why a rule: the search splits a phoneme's frames between the phoneme and its blank by the
+    model's likelihood, differently from one checkpoint to the next, and the duration predictor then
+    learns targets nothing in the text predicts (benchmarks/README.md, "the durations")."""
+    tokens: list[tuple[float, float] | None] = []
+    for span in spans:
+        tokens += [None, span] if add_blank else [span]
+    tokens += [None] if add_blank else []
+    n = len(tokens)
+    if n > frames:
+        raise ClipError(f"vits.alignment espeak_durations: {frames} frames for {n} tokens; every token needs one")
+
+    def frame(seconds: float) -> float:
+        return min(max((seconds - offset_seconds) / frame_seconds, 0.0), float(frames))
+
+    starts: list[float | None] = [None] * n
+    ends: list[float | None] = [None] * n
+    k = 0
+    while k < n:  # matched tokens: the symbols of one phoneme (the same span, in a row) split it evenly
+        if tokens[k] is None:
+            k += 1
+            continue
+        group = [k]
+        for j in range(k + 1, n):
+            if tokens[j] == tokens[k]:
+                group.append(j)
+            elif tokens[j] is not None:
+                break
+        start, end = frame(tokens[k][0]), frame(tokens[k][1])
+        for i, j in enumerate(group):
+            starts[j] = start + (end - start) * i / len(group)
+            ends[j] = start + (end - start) * (i + 1) / len(group)
+        k = group[-1] + 1
+    previous_end, j = 0.0, 0
+    while j < n:  # a run of unmatched tokens shares the gap up to the next phoneme's start
+        if ends[j] is not None:
+            previous_end = max(previous_end, ends[j])  # type: ignore[type-var]
+            ends[j] = previous_end
+            j += 1
+            continue
+        run_end = next((m for m in range(j, n) if ends[m] is not None), n)
+        gap_end = max(starts[run_end] if run_end < n else float(frames), previous_end)  # type: ignore[type-var]
+        for i, m in enumerate(range(j, run_end)):
+            ends[m] = previous_end + (gap_end - previous_end) * (i + 1) / (run_end - j)
+        previous_end, j = gap_end, run_end
+    bounds = [int(round(e)) for e in ends]  # type: ignore[arg-type]
+    bounds[-1] = frames
+    for j in range(n):  # every token at least one frame, and room left for those after it
+        bounds[j] = min(max(bounds[j], (bounds[j - 1] if j else 0) + 1), frames - (n - 1 - j))
+    return [b - a for a, b in zip([0] + bounds[:-1], bounds)]
+
+
+class EspeakAligner:
+    """Token windows for clips that espeak-ng spoke in one voice (`vits.espeak_voice`). With `fixed`
+    (`vits.alignment: espeak_durations`) each window is exactly the frames `token_durations` gives the
+    token, so the search has one path left: the rule's."""
+
+    def __init__(self, espeak_args: list[str], rate: int, hop: int, min_correlation: float = 0.98,
+                 fixed: bool = False) -> None:
         self.voice = voice_arguments(espeak_args)
-        self.rate, self.hop, self.min_correlation = rate, hop, min_correlation
+        self.rate, self.hop, self.min_correlation, self.fixed = rate, hop, min_correlation, fixed
 
     def token_windows(self, tokenizer, text: str, wave: np.ndarray, frames: int,  # type: ignore[no-untyped-def]
                       tokens: int) -> list[list[int]]:
@@ -171,4 +234,7 @@ class EspeakAligner:
         timed = [(s, starts[i + 1][0] if i + 1 < len(starts) else len(spoken) / self.rate, ipa)
                  for i, (s, ipa) in enumerate(starts)]
         spans = symbol_spans(symbols, timed)
+        if self.fixed:
+            bounds = np.cumsum([0] + token_durations(spans, add_blank, frames, self.hop / self.rate, offset / self.rate))
+            return [[int(a), int(b) - 1] for a, b in zip(bounds[:-1], bounds[1:])]
         return token_windows(spans, add_blank, frames, self.hop / self.rate, offset / self.rate)
