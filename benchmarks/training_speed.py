@@ -32,7 +32,10 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "outputs" / "bench"
 CORPUS = ROOT / "data" / "quality_corpus"
 SPEAKER = "us_f5"
-SYSTEMS = ("reference", "reference_no_gc", "reference_no_gc_bf16", "full", "freeze_lower", "lora")
+SYSTEMS = ("reference", "reference_bf16", "reference_no_gc", "reference_no_gc_bf16", "full", "freeze_lower", "lora")
+# ours against the tutorial in the same precision (issue 20): (tutorial variant, our system), ratios per round
+SAME_PRECISION = (("reference", "full"), ("reference_bf16", "full + bf16 autocast"),
+                  ("reference_no_gc", "full"), ("reference_no_gc_bf16", "full + bf16 autocast"))
 # Levers on top of `full`, each alone: kept in the defaults only where this benchmark shows they pay.
 LEVERS: dict[str, dict] = {
     "full, random batches (no length grouping)": {"train_sampling_strategy": "random"},
@@ -118,10 +121,10 @@ def worker(system: str, base: Path, steps: int, batch: int, lever: str | None = 
         raw = load_source(DataConfig(path=str(CORPUS), speaker=SPEAKER))
         train = tutorial.prepare_dataset(raw, processor, vector)
         with tempfile.TemporaryDirectory() as out:
-            # reference_no_gc_bf16: the tutorial in bf16 autocast, to set beside ours with `full + bf16
-            # autocast` (the same precision on both sides, as a tutorial user on a GPU trains)
+            # reference_bf16, reference_no_gc_bf16: the tutorial in bf16 autocast, to set beside ours with
+            # `full + bf16 autocast` (the same precision on both sides, as a tutorial user on a GPU trains)
             trainer = tutorial.trainer(model, processor, train, out, batch, steps,
-                                       gradient_checkpointing=system == "reference", bf16=system.endswith("_bf16"))
+                                       gradient_checkpointing="no_gc" not in system, bf16=system.endswith("_bf16"))
             result = _train_and_measure(trainer, steps)
         return {**result, "clips": len(train)}
 
@@ -141,13 +144,18 @@ def worker(system: str, base: Path, steps: int, batch: int, lever: str | None = 
     job = FineTuneRun(recipe_from_dict(recipe))
     job.setup()
     result = _train_and_measure(job.trainer, steps)
-    if system == "full" and not lever:
-        result["flops"] = _step_flops(job)
+    bf16 = bool(lever and LEVERS[lever].get("bf16"))
+    if system == "full" and (not lever or bf16):
+        result["flops"] = _step_flops(job, bf16)
     return {**result, "clips": len(job.data.train)}
 
 
-def _step_flops(job) -> dict:
-    """FLOPs of one forward+backward on a typical batch (counted), over its measured time."""
+def _step_flops(job, bf16: bool = False) -> dict:
+    """FLOPs of one forward+backward on a typical batch (counted), over its measured time; with `bf16`
+    under bf16 autocast as the Trainer runs it, against the bf16 matmul peak."""
+    import contextlib
+
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     batch = job.trainer.data_collator([job.data.train[i] for i in range(job.args.per_device_train_batch_size)])
@@ -155,7 +163,9 @@ def _step_flops(job) -> dict:
 
     def step() -> None:
         voice.zero_grad(set_to_none=True)
-        voice(**batch).loss.backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            loss = voice(**batch).loss
+        loss.backward()
 
     with FlopCounterMode(display=False) as counter:
         step()
@@ -166,16 +176,19 @@ def _step_flops(job) -> dict:
         times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
     return {"flops_per_step": counter.get_total_flops(), "seconds_per_step": seconds,
-            "achieved_gflops": counter.get_total_flops() / seconds / 1e9, "matmul_peak_gflops": matmul_peak()}
+            "achieved_gflops": counter.get_total_flops() / seconds / 1e9,
+            "matmul_peak_gflops": matmul_peak(torch.bfloat16 if bf16 else torch.float32),
+            "precision": "bf16" if bf16 else "float32"}
 
 
-def matmul_peak() -> float:
-    """This machine's float32 matmul rate (GFLOP/s), best of square sizes, in this process."""
+def matmul_peak(dtype=None) -> float:
+    """This machine's matmul rate (GFLOP/s) in `dtype` (float32 by default), best of square sizes, in
+    this process."""
     import torch
 
     best = 0.0
     for n in (1024, 2048):
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         torch.matmul(a, b)
         start = time.perf_counter()
         for _ in range(5):
@@ -279,10 +292,22 @@ def table(results: dict, size: str, steps: int, batch: int) -> str:
         spread = f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
         lines.append(f"| {name} | {r['samples_per_second']:.2f} | {statistics.median(ratios):.2f}x{spread} | "
                      f"{r['peak_rss_mb']:.0f} | {100 * r['padding_fraction']:.1f}% | {r['losses'][-1]:.3f} | {gap} |")
-    if "full" in results and "flops" in results["full"]:
-        f = results["full"]["flops"]
-        lines += ["", f"Training step (full): {f['flops_per_step'] / 1e9:.1f} GFLOP in {f['seconds_per_step']:.2f} s = "
-                      f"{f['achieved_gflops']:.1f} GFLOP/s; float32 matmul peak in the same process "
+    pairs = [(ref_name, ours) for ref_name, ours in SAME_PRECISION if ref_name in results and ours in results]
+    if pairs:
+        lines += ["", "The same precision on both sides (ratios within each round, then the median):", "",
+                  "| ours | tutorial | ours / tutorial, median (range over rounds) |", "|---|---|---|"]
+        for ref_name, ours in pairs:
+            ratios = [a / b for a, b in zip(results[ours].get("samples_per_second_runs", []),
+                                            results[ref_name].get("samples_per_second_runs", [])) if a and b]
+            cell = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "n/a"
+            lines.append(f"| {ours} | {ref_name} | {cell} |")
+    for name in ("full", "full + bf16 autocast"):
+        if name not in results or "flops" not in results[name]:
+            continue
+        f = results[name]["flops"]
+        precision = f.get("precision", "float32")
+        lines += ["", f"Training step ({name}): {f['flops_per_step'] / 1e9:.1f} GFLOP in {f['seconds_per_step']:.2f} s = "
+                      f"{f['achieved_gflops']:.1f} GFLOP/s; {precision} matmul peak in the same process "
                       f"{f['matmul_peak_gflops']:.1f} GFLOP/s ({100 * f['achieved_gflops'] / f['matmul_peak_gflops']:.0f}%)."]
     if "synthesis" in results:
         s = results["synthesis"]
