@@ -268,8 +268,10 @@ def curve_gap(losses: list[float], baseline: list[float]) -> float:
 
 
 def baseline(names) -> str:
-    """What ratios are taken against: the tutorial as it is, else the first reference variant measured."""
-    return "reference" if "reference" in names else next(n for n in names if n.startswith("reference"))
+    """What ratios are taken against: the tutorial as it is, else the first reference variant measured,
+    else (no reference in this run) the first system."""
+    names = list(names)
+    return "reference" if "reference" in names else next((n for n in names if n.startswith("reference")), names[0])
 
 
 def table(results: dict, size: str, steps: int, batch: int) -> str:
