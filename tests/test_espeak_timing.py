@@ -19,7 +19,8 @@ from hf_vclone.data.audio import ClipError, clean
 from hf_vclone.data.demo_corpus import BASE_VOICES
 from hf_vclone.errors import UserError
 from hf_vclone.models.char_tokenizer import build_vits_tokenizer
-from hf_vclone.models.vits import VitsCollator, outside_window_penalty
+from hf_vclone.models.vits import VitsBackend, VitsCollator, outside_window_penalty
+from hf_vclone.models.vits_section import VitsConfig
 from hf_vclone.vits.alignment import maximum_path
 from hf_vclone.vits.espeak_timing import (EspeakAligner, espeak_arguments, speak, symbol_spans, token_durations,
                                           token_windows, voice_arguments)
@@ -195,6 +196,15 @@ def test_the_search_stays_inside_the_windows_and_the_collator_pads_them() -> Non
             for frame, token in enumerate(path[b, :n_frames].argmax(1).tolist()):
                 lo, hi = batch["token_windows"][b, token].tolist()
                 assert lo <= frame <= hi
+
+
+@pytest.mark.parametrize("alignment", ["espeak", "espeak_durations"])
+def test_a_letters_tokenizer_is_refused_by_the_setting_that_needs_phonemes(tmp_path, alignment: str) -> None:
+    tokenizer = build_vits_tokenizer([SENTENCES[0]], tmp_path / "tok", add_blank=True, phonemize=False)
+    backend = VitsBackend(VitsConfig(alignment=alignment, espeak_voice="us_f2"))
+    with pytest.raises(UserError, match=f"vits.alignment {alignment}: the tokenizer reads letters.*vits.phonemize"):
+        backend._espeak_aligner(tokenizer, RATE, HOP)
+    assert VitsBackend(VitsConfig())._espeak_aligner(tokenizer, RATE, HOP) is None  # the search needs no timings
 
 
 def test_voice_settings_are_checked() -> None:

@@ -328,8 +328,9 @@ class VitsBackend:
         if self.settings.alignment not in ("espeak", "espeak_durations"):
             return None
         if not processor.phonemize:
-            raise UserError("vits.alignment espeak: the tokenizer reads letters, and espeak-ng's timings are per "
-                            "phoneme; use vits.phonemize: true (a built tokenizer) or a phonemizing tokenizer")
+            raise UserError(f"vits.alignment {self.settings.alignment}: the tokenizer reads letters, and espeak-ng's "
+                            "timings are per phoneme; use vits.phonemize: true (a built tokenizer) or a phonemizing "
+                            "tokenizer")
         return EspeakAligner(espeak_arguments(self.settings.espeak_voice or ""), rate, hop,
                              fixed=self.settings.alignment == "espeak_durations")
 
