@@ -134,7 +134,8 @@ def _export(ns: argparse.Namespace) -> int:
     if not ns.merge:
         raise FileNotFoundError("nothing to do: `export` writes a merged voice (--merge) or an ONNX graph (--onnx)")
     updates = {key: value for key, value in (("noise_scale", ns.noise_scale),
-                                              ("noise_scale_duration", ns.noise_scale_duration)) if value is not None}
+                                              ("noise_scale_duration", ns.noise_scale_duration),
+                                              ("speaking_rate", ns.speaking_rate)) if value is not None}
     out = merge_voice(ns.model, ns.out, ns.dtype, updates)
     copy_extras(Path(ns.model), out)
     write_card(out)
@@ -230,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "VITS uses 0.667, small bases read better lower: benchmarks/README.md)")
     export.add_argument("--noise-scale-duration", type=float, default=None,
                         help="VITS: the stochastic duration predictor's noise (VITS uses 0.8)")
+    export.add_argument("--speaking-rate", type=float, default=None,
+                        help="VITS: durations are divided by it (VitsConfig.speaking_rate; below 1 speaks slower)")
     export.add_argument("--onnx", action="store_true",
                         help="write a VITS voice (LoRA merged) as model.onnx: token ids -> waveform, for onnxruntime")
     export.set_defaults(func=_export)

@@ -62,6 +62,7 @@ class FineTuneRun:
         self.args = recipe.training_arguments()
         self.out = Path(recipe.output.dir)
         self.backend = recipe_backend(recipe)
+        self.settled: dict = {}  # what the backend's trainer set in the voice once training ended (vclone.json)
 
     # ---- setup -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -199,6 +200,7 @@ class FineTuneRun:
             extra["warm_start"] = {"from": model.warm_start, "fresh": list(model.warm_start_exclude)}
         if data.replacements:  # applied again whenever the voice speaks (text_frontend.py)
             extra["replacements"] = dict(data.replacements)
+        extra |= self.settled  # what the backend set once training ended (VITS: its pace)
         return VoiceMeta(self.backend.name, base, self.strategy_name, model.vocoder, extra)
 
     def _choose_strategy(self, tts: torch.nn.Module) -> StrategyChoice:
@@ -267,6 +269,7 @@ class FineTuneRun:
         self.trainer.accelerator.wait_for_everyone()
         # Under FSDP each rank holds shards: the full state dict is gathered on every rank (a
         # collective, so before the other ranks return) and arrives on rank 0, which saves it.
+        self.settled = self.trainer.finalize_voice()  # every rank: under FSDP the model's forward is collective
         gathered = self.trainer.accelerator.get_state_dict(self.voice) if self.trainer.is_fsdp_enabled else None
         if not self.trainer.is_world_process_zero():
             return result

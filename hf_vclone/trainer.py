@@ -110,6 +110,12 @@ class VoiceTrainer(Trainer):
         discriminator); none here."""
         return {}
 
+    def finalize_voice(self) -> dict:
+        """What a backend settles in the voice once training has ended, before it is saved, as a
+        record for vclone.json (VITS: its pace, `vits.calibrate_length`); nothing here. Every rank
+        calls it, so a backend may run the model under FSDP."""
+        return {}
+
     def _save_checkpoint(self, model, trial) -> None:
         """The parent's checkpoint, then the completion marker, and only then rotation (the
         parent would delete the previous checkpoint before the new one is known to be good)."""

@@ -250,6 +250,7 @@ def test_discriminator_loads_from_a_previous_voice_and_mismatches_are_named(full
     ({"strategy": {"name": "freeze_lower", "freeze_groups": ["text_encoder"]}, "model": {"type": "speecht5"}},
      "strategy.freeze_groups: names VITS parts"),
     ({"vits": {"segment_frames": 0}}, "vits.segment_frames: expected 1 or more frames"),
+    ({"vits": {"calibrate_length": 0}}, "vits.calibrate_length: expected a length relative to the training clips"),
     ({"strategy": {"name": "speaker_embedding"}}, "a VITS voice has none"),
     ({"strategy": {"name": "auto", "auto": {"little_similar": "speaker_embedding"}}}, "a VITS voice has none"),
 ])

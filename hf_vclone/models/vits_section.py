@@ -69,6 +69,11 @@ class VitsConfig:
     # vits.alignment espeak: the espeak-ng voice that spoke the clips, a demo corpus voice (us_f2) or
     # espeak-ng arguments ("-v en-us+f2 -p 55 -s 170")
     espeak_voice: str | None = None
+    # after training, set the voice's speaking_rate so that its predicted durations, drawn as it speaks,
+    # add up to this many times its training clips' length (1.0: their pace; 1.3: 30% slower); null: keep
+    # the base's. Why: a low duration noise predicts short durations, and a fine-tune that keeps the base's
+    # duration predictor speaks at the base's pace, not the target's (vits/pace.py)
+    calibrate_length: float | None = None
 
 
 # (key, holds for the value, what the value must be), as config/rules.py RANGES
@@ -92,6 +97,8 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
      "search (the monotonic alignment search, as VITS), espeak (the search inside windows from espeak-ng's "
      "phoneme timings) or espeak_durations (the durations those timings give, no search)"),
     ("vits.discriminator_learning_rate", lambda v: v is None or 0 < v < math.inf, "a rate above 0, or null"),
+    ("vits.calibrate_length", lambda v: v is None or 0 < v < math.inf,
+     "a length relative to the training clips above 0 (1.0: their pace), or null (keep the base's speaking_rate)"),
 ]
 
 

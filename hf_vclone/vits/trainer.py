@@ -21,9 +21,12 @@ resume, so a resumed run continues bit for bit (tests/test_vits_training.py).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import torch
+from datasets import IterableDataset
 from safetensors.torch import load_file, save_file
 from transformers import get_scheduler
 from transformers.utils import logging
@@ -34,10 +37,12 @@ from ..trainer import VoiceTrainer
 from .discriminator import VitsDiscriminator
 from .discriminator_import import read_discriminator
 from .losses import discriminator_loss, feature_matching_loss, generator_loss
+from .pace import calibrate_speaking_rate
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 DISCRIMINATOR_OPTIMIZER = "discriminator_optimizer.pt"
 DISCRIMINATOR_SCHEDULER = "discriminator_scheduler.pt"
+PACE_CLIPS = 512  # training clips vits.calibrate_length measures: enough for a stable total, seconds on a CPU
 logger = logging.get_logger(__name__)
 LOGGED = ("mel_loss", "kl_loss", "duration_loss", "dc_loss", "adversarial_loss", "feature_matching_loss", "discriminator_loss")
 
@@ -186,6 +191,25 @@ class VitsTrainer(VoiceTrainer):
     def save_extras(self, output_dir: str | Path) -> dict[str, Path]:
         """The discriminator beside the voice: a later fine-tune can start from it (`vits.discriminator`)."""
         return {"discriminator": self.save_discriminator(output_dir)}
+
+    def finalize_voice(self) -> dict:
+        """`vits.calibrate_length`: the voice's speaking rate, measured on (up to 512 of) its training
+        clips, evenly spread (vits/pace.py)."""
+        length = self.settings.calibrate_length
+        if length is None or self.train_dataset is None:
+            return {}
+        rows = self.train_dataset
+        if isinstance(rows, IterableDataset):
+            rows = list(itertools.islice(iter(rows), PACE_CLIPS))
+        else:
+            rows = rows.select(np.linspace(0, len(rows) - 1, min(len(rows), PACE_CLIPS)).round().astype(int).tolist())
+        texts, frames = [r["input_ids"] for r in rows], [len(r["labels"]) for r in rows]
+        measured = calibrate_speaking_rate(self.accelerator.unwrap_model(self.model).tts, texts, frames, length)
+        if self.args.should_log:
+            print(f"vits.calibrate_length {length}: speaking_rate {measured['speaking_rate']:.3f} (predicted length "
+                  f"{measured['length_before']:.2f} -> {measured['length_after']:.2f} x the {measured['clips']} "
+                  "training clips measured)")
+        return {"pace": {"calibrate_length": length, **measured}}
 
     def save_discriminator(self, output_dir: str | Path) -> Path:
         path = Path(output_dir) / DISCRIMINATOR_FILE
