@@ -32,32 +32,49 @@ quickstart: setup
 vits-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo.yaml
 
-# Rebuild assets/vits_demo_base from scratch, in four stages on 2 cores (benchmarks/README.md, sessions
-# 8-13; about 6 h on 2 AVX2 cores, most of it the GAN stages):
+# Rebuild assets/vits_demo_base from scratch, in six stages on 2 cores (benchmarks/README.md, sessions
+# 8-18; about 7 h on 2 AVX2 cores, most of it the GAN stages):
 #   1. letters, every part, from scratch (step VITS_BASE_STEP of recipes/vits_demo_base.yaml);
 #   2. a phoneme text side and the flow on espeak-ng's phoneme timings, the rest frozen (step 1500 of 3000);
 #   3. the waveform side with the GAN, the text side frozen (500 steps);
 #   4. a fresh decoder and discriminator on the frozen latent (2000 steps, then resumed on a longer
-#      cosine to VITS_DECODER_MAX; the run committed stopped at 3500, and step 3500 of the longer run is
-#      the same checkpoint), exported in float16 with the prior sampled at noise 0.333 / 0.333.
+#      cosine to VITS_DECODER_MAX; step VITS_DECODER_STEP), exported to outputs/vits_stage4;
+#   5. a sharper posterior: the KL at a tenth, the text side frozen (recipes/vits_demo_base_sharp.yaml, 500 steps);
+#   6. a fresh text side three times as deep (6 layers, ffn 384) on that frozen latent (2000 steps), its
+#      pace measured on its training clips at noise 0 (scripts/calibrate_vits_pace.py, 1.3 x their length:
+#      the length that read best on held-out sentences), exported in float16.
 VITS_BASE_STEP ?= 4000
 VITS_DECODER_MAX ?= 4250
 VITS_DECODER_STEP ?= 3500
+VITS_PACE ?= 1.3
 LAUNCH = $(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py
+CONTINUE = model.processor=null model.init_config=null model.warm_start=null 'model.warm_start_exclude=[]' vits.phonemize=false
 vits-base: setup
 	$(LAUNCH) recipes/vits_demo_base.yaml
 	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) outputs/vits_demo_base_letters --merge --dtype float16
 	$(LAUNCH) recipes/vits_demo_base_espeak_align.yaml 'strategy.freeze_groups=[posterior_encoder,decoder]' \
 	  output.dir=outputs/vits_espeak_flow
 	$(LAUNCH) recipes/vits_demo_base_espeak_align.yaml model.name_or_path=outputs/vits_espeak_flow/checkpoint-1500 \
-	  model.processor=null model.init_config=null model.warm_start=null 'model.warm_start_exclude=[]' \
-	  vits.phonemize=false 'strategy.freeze_groups=[text_encoder,duration_predictor]' \
+	  $(CONTINUE) 'strategy.freeze_groups=[text_encoder,duration_predictor]' \
 	  vits.discriminator=outputs/vits_espeak_flow/checkpoint-1500 output.dir=outputs/vits_espeak_stage3 \
 	  training.warmup_steps=50 training.max_steps=500 training.save_steps=250
 	$(LAUNCH) recipes/vits_demo_base_decoder.yaml
 	$(LAUNCH) recipes/vits_demo_base_decoder.yaml training.resume_from_checkpoint=latest training.max_steps=$(VITS_DECODER_MAX)
-	$(BIN)/hf-vclone export outputs/vits_fresh_decoder/checkpoint-$(VITS_DECODER_STEP) assets/vits_demo_base --merge \
+	$(BIN)/hf-vclone export outputs/vits_fresh_decoder/checkpoint-$(VITS_DECODER_STEP) outputs/vits_stage4 --merge \
 	  --dtype float16 --noise-scale 0.333 --noise-scale-duration 0.333
+	$(LAUNCH) recipes/vits_demo_base_sharp.yaml
+	$(BIN)/hf-vclone export outputs/vits_sharp/checkpoint-500 outputs/vits_base_sharp --merge --dtype float16 \
+	  --noise-scale 0.333 --noise-scale-duration 0.333
+	$(LAUNCH) recipes/vits_demo_base_espeak_align.yaml model.warm_start=outputs/vits_base_sharp \
+	  model.init_config.num_hidden_layers=6 model.init_config.ffn_dim=384 \
+	  'strategy.freeze_groups=[posterior_encoder,flow,decoder]' vits.discriminator=outputs/vits_base_sharp \
+	  output.dir=outputs/vits_deep_text training.max_steps=2000 training.save_steps=500
+	$(BIN)/python scripts/calibrate_vits_pace.py recipes/vits_demo_base_espeak_align.yaml \
+	  model.name_or_path=outputs/vits_deep_text/checkpoint-2000 $(CONTINUE) vits.alignment=search \
+	  model.config_overrides.noise_scale=0.0 model.config_overrides.noise_scale_duration=0.0 \
+	  vits.discriminator=outputs/vits_deep_text/checkpoint-2000 vits.calibrate_length=$(VITS_PACE) \
+	  output.dir=outputs/vits_deep_paced
+	$(BIN)/hf-vclone export outputs/vits_deep_paced assets/vits_demo_base --merge --dtype float16
 
 # An experiment (benchmarks/README.md, session 8): stage 1's letters base, exported to
 # outputs/vits_demo_base_letters, warm-starts a base that reads phonemes (recipes/vits_demo_base_phonemes.yaml).
