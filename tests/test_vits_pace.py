@@ -60,6 +60,14 @@ def test_calibration_makes_the_voice_speak_the_asked_length(tiny_vits: VitsModel
         assert measured["length_after"] == pytest.approx(spoken / sum(recorded))
 
 
+def test_calibration_measures_the_voice_as_it_speaks_even_in_training_mode(tiny_vits: VitsModel) -> None:
+    # the duration predictor's dropout (0.5 in VITS) would change every duration a training-mode model predicts
+    expected = calibrate_speaking_rate(tiny_vits, TEXTS, [37, 21, 55])["speaking_rate"]
+    tiny_vits.train()
+    assert calibrate_speaking_rate(tiny_vits, TEXTS, [37, 21, 55])["speaking_rate"] == expected
+    assert tiny_vits.training and tiny_vits.duration_predictor.training  # the mode it was in is given back
+
+
 def test_a_noisy_duration_predictor_gives_the_same_rate_twice_and_leaves_the_global_seed(tiny_vits: VitsModel) -> None:
     tiny_vits.noise_scale_duration = 0.8
     torch.manual_seed(123)

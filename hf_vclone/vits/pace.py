@@ -85,7 +85,12 @@ def calibrate_speaking_rate(voice: torch.nn.Module, texts: Sequence[Sequence[int
     if not texts or len(texts) != len(frames):
         raise ValueError(f"calibrating the pace needs one frame count per text ({len(texts)} texts, {len(frames)} counts)")
     vits = _core(voice)
-    log_durations = predicted_log_durations(voice, texts)
+    training = vits.training
+    vits.eval()  # as the voice speaks: the text encoder's and duration predictor's dropout off
+    try:
+        log_durations = predicted_log_durations(voice, texts)
+    finally:
+        vits.train(training)
     real = int(sum(frames))
     before = spoken_frames(log_durations, vits.speaking_rate)
     rate = matching_rate(log_durations, round(real * length))
