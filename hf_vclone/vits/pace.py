@@ -17,8 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from peft import PeftModel
 
-from ..models.vits import _core
+
+def _core(voice: torch.nn.Module) -> torch.nn.Module:
+    """The VitsModel itself, under a LoRA wrapper too (its adapters stay active). Not models.vits'
+    helper of the same job: that module imports the trainer, which imports this one."""
+    return voice.get_base_model() if isinstance(voice, PeftModel) else voice
 
 
 @torch.no_grad()
