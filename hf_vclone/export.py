@@ -62,6 +62,9 @@ def read_voice(directory: str | Path) -> tuple[nn.Module, Any, VoiceMeta]:
     if meta.is_adapter:
         base = load_model(model_cls, meta.base_model, f"base_model in {directory / META_FILE}")
         tts = PeftModel.from_pretrained(base, str(directory))
+        if pace := meta.extra.get("pace"):  # an adapter has no config.json: the rate its run measured (VITS)
+            core = tts.get_base_model()
+            core.speaking_rate = core.config.speaking_rate = pace["speaking_rate"]
     else:
         tts = load_model(model_cls, str(directory), "--model")
     processor = from_pretrained(backend.processor_class, str(directory), "--model")

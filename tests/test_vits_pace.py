@@ -13,6 +13,7 @@ import torch
 from transformers import VitsModel
 
 from hf_vclone.config import recipe_from_dict
+from hf_vclone.export import merge_voice, read_voice
 from hf_vclone.finetune import run
 from hf_vclone.vits.pace import calibrate_speaking_rate, matching_rate, predicted_log_durations, spoken_frames
 from test_vits_training import vits_recipe
@@ -87,3 +88,17 @@ def test_a_run_with_calibrate_length_saves_the_rate_it_measured(corpus: Path, ti
     assert config["speaking_rate"] == pytest.approx(pace["speaking_rate"]) and config["speaking_rate"] != 1.0
     assert pace["calibrate_length"] == 1.2 and pace["length_after"] == pytest.approx(1.2, abs=0.05)
     assert pace["clips"] > 0 and pace["recorded_frames"] > 0
+
+
+def test_a_lora_voice_keeps_its_measured_rate_when_read_and_merged(corpus: Path, tiny_vits_base: Path,
+                                                                    tmp_path: Path) -> None:
+    raw = vits_recipe(corpus, tiny_vits_base, tmp_path / "out", "lora", max_steps=1)
+    raw["vits"]["calibrate_length"] = 1.2
+    run(recipe_from_dict(raw))
+    assert not (tmp_path / "out" / "config.json").exists()  # an adapter: the rate lives in vclone.json only
+    rate = json.loads((tmp_path / "out" / "vclone.json").read_text())["pace"]["speaking_rate"]
+    voice, _, _ = read_voice(tmp_path / "out")
+    core = voice.tts.get_base_model()
+    assert core.speaking_rate == core.config.speaking_rate == rate != 1.0
+    merge_voice(tmp_path / "out", tmp_path / "merged")
+    assert json.loads((tmp_path / "merged" / "config.json").read_text())["speaking_rate"] == pytest.approx(rate)
