@@ -27,7 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from hf_vclone.data.audio import clean
-from hf_vclone.data.demo_corpus import BASE_VOICES, require_espeak, sentences
+from hf_vclone.data.demo_corpus import BASE_VOICES, NEAR_TARGET_VOICE, TARGET_VOICE, require_espeak, sentences
 from hf_vclone.data.features import LogMel
 from hf_vclone.intelligibility import error_rates, transcribe
 from hf_vclone.synthesize import load_voice
@@ -44,11 +44,12 @@ def held_out_sentences(count: int) -> list[str]:
 
 
 def real_recordings(voice: str, texts: list[str], rate: int, folder: Path) -> list[np.ndarray]:
-    """espeak-ng speaking `texts` as `voice`, cleaned exactly like training audio."""
+    """espeak-ng speaking `texts` as `voice` (a base voice or a demo target), cleaned exactly like training audio."""
     exe, waves = require_espeak(), []
+    voices = {**BASE_VOICES, **TARGET_VOICE, **NEAR_TARGET_VOICE}  # a clone is diagnosed on its target
     for i, text in enumerate(texts):
         path = folder / f"{voice}_{i}.wav"
-        subprocess.run([exe, *BASE_VOICES[voice], "-w", str(path), text], check=True, capture_output=True)
+        subprocess.run([exe, *voices[voice], "-w", str(path), text], check=True, capture_output=True)
         wave, source_rate = sf.read(str(path), dtype="float32")
         waves.append(clean(wave, source_rate, rate, -23.0, 40.0))
     return waves

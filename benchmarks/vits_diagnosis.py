@@ -67,13 +67,15 @@ def aligned_latents(voice, wave: np.ndarray, text: str, espeak_voice: str | None
 
 @torch.no_grad()
 def paths(voice, wave: np.ndarray, text: str, noise: float = 0.667,
-          espeak_voice: str | None = None, fixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(decoder reconstruction, prior with the real alignment) for one recording (`aligned_latents`)."""
+          espeak_voice: str | None = None, fixed: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(decoder on the posterior's sample, on its mean, prior with the real alignment) for one recording
+    (`aligned_latents`). The mean is what a voice trained with `vits.posterior_noise: 0` decodes."""
     vits, z = _core(voice.voice.tts), aligned_latents(voice, wave, text, espeak_voice, fixed)
     decoded = vits.decoder(z["sample"])[0, 0].numpy()
+    decoded_mean = vits.decoder(z["mean"])[0, 0].numpy()
     prior = z["prior_mean"] + torch.randn_like(z["prior_mean"]) * torch.exp(z["prior_log_std"]) * noise
     prior = vits.decoder(vits.flow(prior, z["frame_mask"], reverse=True))[0, 0].numpy()
-    return decoded, prior
+    return decoded, decoded_mean, prior
 
 
 def main() -> None:
@@ -112,10 +114,11 @@ def main() -> None:
     free = [voice.synthesize(t)[0] for t in texts]
     systems = [("real recording", real), ("3. free-running", free)]
     if not args.free_only:
-        decoded, prior = zip(*(paths(voice, w.astype(np.float32), t, args.noise, espeak_voice=espeak,
+        decoded, decoded_mean, prior = zip(*(paths(voice, w.astype(np.float32), t, args.noise, espeak_voice=espeak,
                                      fixed=args.espeak_durations)
                                for w, t in zip(real, texts)))
-        systems[1:1] = [("1. decoder (posterior latent)", decoded), ("2. prior, real durations", prior)]
+        systems[1:1] = [("1. decoder (posterior sample)", decoded), ("1b. decoder (posterior mean)", decoded_mean),
+                        ("2. prior, real durations", prior)]
     print(f"free-running length / real length: {sum(map(len, free)) / sum(map(len, real)):.2f}")
     for name, waves in systems:
         value, heard = cer(list(waves), texts, rate)

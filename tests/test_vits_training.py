@@ -303,6 +303,33 @@ def test_a_frozen_waveform_path_skips_the_gan_and_still_trains_the_text_side(cor
         assert "discriminator_loss" not in entry and "adversarial_loss" not in entry
 
 
+def test_zero_adversarial_weights_skip_the_gan_and_still_train_the_decoder(corpus: Path, tiny_vits_base: Path,
+                                                                          tmp_path: Path) -> None:
+    """vits.adversarial_weight and feature_matching_weight at 0 (the demo clone's reconstruction-only
+    fine-tune): no discriminator forward or update, the decoder still trains on the mel loss; one of
+    the two weights above 0 brings the GAN step back."""
+    recipe = vits_recipe(corpus, tiny_vits_base, tmp_path / "out", "freeze_lower", max_steps=2)
+    recipe["vits"].update(adversarial_weight=0.0, feature_matching_weight=0.0)
+    job = FineTuneRun(recipe_from_dict(recipe))
+    job.setup()
+    discriminator = job.trainer._discriminator
+    before = {n: p.detach().clone() for n, p in discriminator.named_parameters()}
+    decoder_before = {n: p.detach().clone() for n, p in job.voice.named_parameters() if "decoder." in n}
+    job.train()
+    assert not changed(before, {n: p.detach() for n, p in discriminator.named_parameters()})
+    assert changed(decoder_before, {n: p.detach() for n, p in job.voice.named_parameters() if "decoder." in n})
+    steps = [h for h in job.trainer.state.log_history if "loss" in h]
+    assert len(steps) == 2
+    for entry in steps:
+        assert np.isfinite(entry["mel_loss"]), entry
+        assert "discriminator_loss" not in entry and "adversarial_loss" not in entry
+    recipe["vits"]["feature_matching_weight"] = 2.0
+    recipe["output"]["dir"] = str(tmp_path / "out2")
+    again = FineTuneRun(recipe_from_dict(recipe))
+    again.setup()
+    assert again.trainer._gan_trains_voice
+
+
 def test_espeak_alignment_trains_a_phoneme_vits_on_the_espeak_corpus(corpus: Path, tmp_path: Path) -> None:
     """vits.alignment espeak end to end: every clip of the espeak-ng target voice gets its token
     windows (none skipped), one per token, and training runs on them."""

@@ -76,6 +76,13 @@ def waveform_path_trains(model: torch.nn.Module) -> bool:
                for name, p in model.named_parameters())
 
 
+def gan_weighted(settings: VitsConfig) -> bool:
+    """Whether the adversarial losses reach the voice at all. With both weights at 0 (a fine-tune on the
+    mel, KL and duration losses alone: the demo's clone kept more of its words that way, benchmarks/README.md)
+    the discriminator's forward and update would cost time and change nothing in the voice."""
+    return settings.adversarial_weight > 0 or settings.feature_matching_weight > 0
+
+
 class VitsTrainer(VoiceTrainer):
     def __init__(self, *args, settings: VitsConfig, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -86,10 +93,13 @@ class VitsTrainer(VoiceTrainer):
         self.discriminator_scheduler = None
         self._terms: dict[str, list[torch.Tensor]] = {name: [] for name in LOGGED}
         self._slices: tuple[torch.Tensor, torch.Tensor] | None = None  # (generated, real) of this step
-        self._gan_trains_voice = waveform_path_trains(self.model)
-        if not self._gan_trains_voice:
+        self._gan_trains_voice = waveform_path_trains(self.model) and gan_weighted(settings)
+        if not waveform_path_trains(self.model):
             logger.warning("the decoder and the posterior encoder are frozen: no GAN step (it could change nothing in "
                         "the voice); the discriminator is saved as it was read")
+        elif not self._gan_trains_voice:
+            logger.warning("vits.adversarial_weight and vits.feature_matching_weight are 0: no GAN step (the voice "
+                           "trains on its reconstruction losses alone); the discriminator is saved as it was read")
 
     @property
     def _discriminator(self) -> VitsDiscriminator:
