@@ -93,8 +93,9 @@ class VitsTrainer(VoiceTrainer):
         self.discriminator_scheduler = None
         self._terms: dict[str, list[torch.Tensor]] = {name: [] for name in LOGGED}
         self._slices: tuple[torch.Tensor, torch.Tensor] | None = None  # (generated, real) of this step
-        self._gan_trains_voice = waveform_path_trains(self.model) and gan_weighted(settings)
-        if not waveform_path_trains(self.model):
+        waveform_trains = waveform_path_trains(self.model)
+        self._gan_trains_voice = waveform_trains and gan_weighted(settings)
+        if not waveform_trains:
             logger.warning("the decoder and the posterior encoder are frozen: no GAN step (it could change nothing in "
                         "the voice); the discriminator is saved as it was read")
         elif not self._gan_trains_voice:
