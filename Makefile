@@ -32,8 +32,8 @@ quickstart: setup
 vits-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo.yaml
 
-# Rebuild assets/vits_demo_base from scratch, in six stages on 2 cores (benchmarks/README.md, sessions
-# 8-18; about 7 h on 2 AVX2 cores, most of it the GAN stages):
+# Rebuild assets/vits_demo_base from scratch, in seven stages on 2 cores (benchmarks/README.md, sessions
+# 8-20; about 7 h on 2 AVX2 cores, most of it the GAN stages):
 #   1. letters, every part, from scratch (step VITS_BASE_STEP of recipes/vits_demo_base.yaml);
 #   2. a phoneme text side and the flow on espeak-ng's phoneme timings, the rest frozen (step 1500 of 3000);
 #   3. the waveform side with the GAN, the text side frozen (500 steps);
@@ -42,7 +42,10 @@ vits-demo: setup
 #   5. a sharper posterior: the KL at a tenth, the text side frozen (recipes/vits_demo_base_sharp.yaml, 500 steps);
 #   6. a fresh text side three times as deep (6 layers, ffn 384) on that frozen latent (2000 steps), its
 #      pace measured on its training clips at noise 0 (scripts/calibrate_vits_pace.py, 1.3 x their length:
-#      the length that read best on held-out sentences), exported in float16.
+#      the length that read best on held-out sentences), exported in float16;
+#   7. a polish without the GAN: the posterior encoder, flow and decoder on the posterior's mean, mel and KL
+#      only, the text side frozen (recipes/vits_demo.yaml on the base corpus, 480 steps, 7.5 min), the pace
+#      measured again, exported in float16 over stage 6.
 VITS_BASE_STEP ?= 4000
 VITS_DECODER_MAX ?= 4250
 VITS_DECODER_STEP ?= 3500
@@ -75,6 +78,10 @@ vits-base: setup
 	  vits.discriminator=outputs/vits_deep_text/checkpoint-2000 vits.calibrate_length=$(VITS_PACE) \
 	  output.dir=outputs/vits_deep_paced
 	$(BIN)/hf-vclone export outputs/vits_deep_paced assets/vits_demo_base --merge --dtype float16
+	$(LAUNCH) recipes/vits_demo.yaml output.dir=outputs/vits_base_polish data.path=data/base_corpus data.speaker=us_f2 \
+	  data.max_minutes=null data.eval_size=4 data.demo_clips_per_voice=1000 evaluation.enabled=false \
+	  vits.calibrate_length=$(VITS_PACE) training.max_steps=480
+	$(BIN)/hf-vclone export outputs/vits_base_polish assets/vits_demo_base --merge --dtype float16
 
 # An experiment (benchmarks/README.md, session 8): stage 1's letters base, exported to
 # outputs/vits_demo_base_letters, warm-starts a base that reads phonemes (recipes/vits_demo_base_phonemes.yaml).
