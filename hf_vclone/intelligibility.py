@@ -13,8 +13,16 @@ automatic check of that is a listener, and an ASR model is the listener we can a
   a transformers pipeline;
 - null: CER and WER are reported as skipped, never estimated from anything else.
 
-Decoding is greedy and deterministic (temperature 0, no fallback) and, for Whisper, in
+Decoding is greedy and deterministic (temperature 0) and, for Whisper, in
 `evaluation.asr_language` without timestamps or conditioning on earlier windows.
+
+Loop guard: on unclear speech greedy Whisper can fall into a loop ("I'm a little bit wrong, I'm a
+little bit wrong, ..." for a 4 s clip), and one such sample then decides a 6-sentence mean (CER 1.6
+for that sample; benchmarks/README.md, session 21). Whisper's own rule calls a decode failed when its
+text compresses more than 2.4 x with gzip (real sentences: about 1) and decodes again at a higher
+temperature, which samples; we decode again with a beam of 5 at temperature 0 instead, so the
+figure stays deterministic, and keep the beam's text. Every system and the real recordings get the
+same rule.
 
 Hallucination guard: on non-speech Whisper can write long invented text, which costs seconds per
 clip and makes CER meaningless beyond "very wrong". Each clip is cut to one 30 s Whisper window
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -44,6 +53,8 @@ KEY = "evaluation.asr_model"
 MAX_SECONDS = 30.0  # one Whisper window; our held-out clips are a sentence each
 TOKENS_PER_SECOND = 6.0
 EXTRA_TOKENS = 10
+BEAM_SIZE_ON_LOOP = 5
+LOOP_COMPRESSION_RATIO = 2.4  # Whisper's (and faster-whisper's) compression_ratio_threshold
 MAX_TOKENS = 220  # twice this (see FasterWhisper) plus a 4-token prompt fits Whisper's 448 text positions
 CPU_THREADS = 2  # beside a training run on a small machine; the ASR is not the bottleneck
 CT2_FILES = ("model.bin", "config.json")
@@ -53,6 +64,13 @@ CT2_VOCABULARY = ("vocabulary.json", "vocabulary.txt", "tokenizer.json")
 def max_tokens(seconds: float) -> int:
     """The most transcript tokens a clip of `seconds` may produce (the hallucination guard)."""
     return min(MAX_TOKENS, math.ceil(TOKENS_PER_SECOND * min(seconds, MAX_SECONDS)) + EXTRA_TOKENS)
+
+
+def is_loop(text: str) -> bool:
+    """Whether a transcript is a decoding loop by Whisper's own rule (see the module docstring):
+    its UTF-8 bytes over their zlib-compressed length, as openai-whisper and faster-whisper compute it."""
+    data = text.encode("utf-8")
+    return bool(data) and len(data) / len(zlib.compress(data)) > LOOP_COMPRESSION_RATIO
 
 
 class Transcriber(Protocol):
@@ -72,10 +90,15 @@ class FasterWhisper:
     engine: str = "faster-whisper, CTranslate2 int8"
 
     def __call__(self, wave: np.ndarray) -> str:
+        text = self._decode(wave, beam_size=1)
+        return self._decode(wave, beam_size=BEAM_SIZE_ON_LOOP) if is_loop(text) else text
+
+    def _decode(self, wave: np.ndarray, beam_size: int) -> str:
         # CTranslate2 lets Whisper decode at most half of (prompt + max_new_tokens) new tokens
         # (OpenNMT/CTranslate2#1856, as openai-whisper's sample_len), so ask for twice the cap.
+        # faster-whisper's own temperature fallback is off (a single temperature): it samples.
         segments, _ = self.model.transcribe(
-            wave, language=self.language, beam_size=1, temperature=0.0, without_timestamps=True,
+            wave, language=self.language, beam_size=beam_size, temperature=0.0, without_timestamps=True,
             condition_on_previous_text=False, vad_filter=False,
             max_new_tokens=2 * max_tokens(len(wave) / self.sampling_rate),
         )
@@ -95,12 +118,16 @@ class TransformersPipeline:
         return self.pipe.feature_extractor.sampling_rate
 
     def __call__(self, wave: np.ndarray) -> str:
-        kwargs = {}
-        if self.pipe.type.startswith("seq2seq"):  # CTC models do not generate: nothing to cap
-            generate = {"max_new_tokens": max_tokens(len(wave) / self.sampling_rate)}
-            if self.language and getattr(self.pipe.model.generation_config, "is_multilingual", False):
-                generate |= {"language": self.language, "task": "transcribe"}
-            kwargs["generate_kwargs"] = generate
+        if not self.pipe.type.startswith("seq2seq"):  # CTC models do not generate: nothing to cap or loop
+            return self._decode(wave, None)
+        generate = {"max_new_tokens": max_tokens(len(wave) / self.sampling_rate)}
+        if self.language and getattr(self.pipe.model.generation_config, "is_multilingual", False):
+            generate |= {"language": self.language, "task": "transcribe"}
+        text = self._decode(wave, generate | {"num_beams": 1})
+        return self._decode(wave, generate | {"num_beams": BEAM_SIZE_ON_LOOP}) if is_loop(text) else text
+
+    def _decode(self, wave: np.ndarray, generate: dict | None) -> str:
+        kwargs = {} if generate is None else {"generate_kwargs": generate}
         return self.pipe({"raw": wave, "sampling_rate": self.sampling_rate}, **kwargs)["text"].strip()
 
 
@@ -193,7 +220,8 @@ def transcribe(name_or_path: str, waves: list[np.ndarray], rate: int, language: 
 def describe(name_or_path: str, language: str | None = "en") -> str:
     """One line on what transcribes: the model and its engine (loads it, cached)."""
     asr = load_asr(name_or_path, language)
-    return f"`{name_or_path}` ({asr.engine}, greedy, language {language or 'detected'})"
+    return (f"`{name_or_path}` ({asr.engine}, greedy, a looping transcript decoded again with a beam of "
+            f"{BEAM_SIZE_ON_LOOP}, language {language or 'detected'})")
 
 
 @functools.cache

@@ -16,8 +16,8 @@ import soundfile as sf
 import torch
 
 from hf_vclone.config import EvaluationConfig, recipe_from_dict
-from hf_vclone.intelligibility import (MAX_TOKENS, error_rates, is_ctranslate2_folder, load_asr, max_tokens,
-                                       normalize_transcript)
+from hf_vclone.intelligibility import (BEAM_SIZE_ON_LOOP, MAX_TOKENS, FasterWhisper, error_rates,
+                                       is_ctranslate2_folder, is_loop, load_asr, max_tokens, normalize_transcript)
 from hf_vclone.metric_modules import metric_path
 from hf_vclone.models.loading import ModelLoadError
 from hf_vclone.whisper_offline import SHA256, SOURCES, whisper_base_dir
@@ -77,6 +77,32 @@ def test_a_ctranslate2_folder_loads_with_faster_whisper_and_whisper_base_is_the_
 def test_the_guard_caps_tokens_by_duration() -> None:
     assert max_tokens(1.0) == 16 and max_tokens(5.0) == 40
     assert max_tokens(30.0) == max_tokens(300.0) == min(MAX_TOKENS, 190)  # one 30 s window at most
+
+
+# what greedy Whisper-base wrote for a 4.3 s clone sample in session 21 (CER 1.62), and what it meant
+LOOP = "I'm not a little bit wrong, " + ", ".join(["I'm a little bit wrong"] * 5)
+MEANT = "Little brother found that paper goat across my field for your reason"
+
+
+def test_a_looping_transcript_is_told_from_a_sentence() -> None:
+    assert is_loop(LOOP) and not is_loop(MEANT) and not is_loop(TEXT) and not is_loop("")
+    assert not is_loop("no, no, no.")  # a short repetition a speaker may say is not a decoding loop
+
+
+def test_a_looping_greedy_decode_is_decoded_again_with_a_beam_and_a_sentence_is_not() -> None:
+    class Model:  # stands in for faster_whisper.WhisperModel: answers by beam size, records the calls
+        def __init__(self, greedy: str) -> None:
+            self.greedy, self.calls = greedy, []
+
+        def transcribe(self, wave, *, beam_size, temperature, max_new_tokens, **_):
+            self.calls.append((beam_size, temperature, max_new_tokens))
+            return iter([type("Segment", (), {"text": self.greedy if beam_size == 1 else MEANT})]), None
+
+    wave = np.zeros(16000 * 4, np.float32)
+    looping, fluent = Model(LOOP), Model(TEXT)
+    assert FasterWhisper(looping, "en")(wave) == MEANT
+    assert looping.calls == [(1, 0.0, 2 * max_tokens(4.0)), (BEAM_SIZE_ON_LOOP, 0.0, 2 * max_tokens(4.0))]
+    assert FasterWhisper(fluent, "en")(wave) == TEXT and fluent.calls == [(1, 0.0, 2 * max_tokens(4.0))]
 
 
 def test_the_in_training_evaluator_logs_cer_and_wer(tmp_path: Path) -> None:
