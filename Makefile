@@ -32,8 +32,8 @@ quickstart: setup
 vits-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo.yaml
 
-# Rebuild assets/vits_demo_base from scratch, in seven stages on 2 cores (benchmarks/README.md, sessions
-# 8-20; about 7 h on 2 AVX2 cores, most of it the GAN stages):
+# Rebuild assets/vits_demo_base from scratch, in eight stages on 2 cores (benchmarks/README.md, sessions
+# 8-21; about 7.5 h on 2 AVX2 cores, most of it the GAN stages):
 #   1. letters, every part, from scratch (step VITS_BASE_STEP of recipes/vits_demo_base.yaml);
 #   2. a phoneme text side and the flow on espeak-ng's phoneme timings, the rest frozen (step 1500 of 3000);
 #   3. the waveform side with the GAN, the text side frozen (500 steps);
@@ -45,7 +45,8 @@ vits-demo: setup
 #      the length that read best on held-out sentences), exported in float16;
 #   7. a polish without the GAN: the posterior encoder, flow and decoder on the posterior's mean, mel and KL
 #      only, the text side frozen (recipes/vits_demo.yaml on the base corpus, 480 steps, 7.5 min), the pace
-#      measured again, exported in float16 over stage 6.
+#      measured again, exported in float16 over stage 6;
+#   8. the same polish again from stage 7's export, 960 steps (14.5 min), exported in float16 over stage 7.
 VITS_BASE_STEP ?= 4000
 VITS_DECODER_MAX ?= 4250
 VITS_DECODER_STEP ?= 3500
@@ -82,6 +83,10 @@ vits-base: setup
 	  data.max_minutes=null data.eval_size=4 data.demo_clips_per_voice=1000 evaluation.enabled=false \
 	  vits.calibrate_length=$(VITS_PACE) training.max_steps=480
 	$(BIN)/hf-vclone export outputs/vits_base_polish assets/vits_demo_base --merge --dtype float16
+	$(LAUNCH) recipes/vits_demo.yaml output.dir=outputs/vits_base_polish2 data.path=data/base_corpus data.speaker=us_f2 \
+	  data.max_minutes=null data.eval_size=4 data.demo_clips_per_voice=1000 evaluation.enabled=false \
+	  vits.calibrate_length=$(VITS_PACE) training.max_steps=960
+	$(BIN)/hf-vclone export outputs/vits_base_polish2 assets/vits_demo_base --merge --dtype float16
 
 # An experiment (benchmarks/README.md, session 8): stage 1's letters base, exported to
 # outputs/vits_demo_base_letters, warm-starts a base that reads phonemes (recipes/vits_demo_base_phonemes.yaml).
