@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import evaluate
 import numpy as np
@@ -16,8 +17,9 @@ import soundfile as sf
 import torch
 
 from hf_vclone.config import EvaluationConfig, recipe_from_dict
-from hf_vclone.intelligibility import (BEAM_SIZE_ON_LOOP, MAX_TOKENS, FasterWhisper, error_rates,
-                                       is_ctranslate2_folder, is_loop, load_asr, max_tokens, normalize_transcript)
+from hf_vclone.intelligibility import (BEAM_SIZE_ON_LOOP, MAX_TOKENS, FasterWhisper, TransformersPipeline,
+                                       error_rates, is_ctranslate2_folder, is_loop, load_asr, max_tokens,
+                                       normalize_transcript)
 from hf_vclone.metric_modules import metric_path
 from hf_vclone.models.loading import ModelLoadError
 from hf_vclone.whisper_offline import SHA256, SOURCES, whisper_base_dir
@@ -103,6 +105,24 @@ def test_a_looping_greedy_decode_is_decoded_again_with_a_beam_and_a_sentence_is_
     assert FasterWhisper(looping, "en")(wave) == MEANT
     assert looping.calls == [(1, 0.0, 2 * max_tokens(4.0)), (BEAM_SIZE_ON_LOOP, 0.0, 2 * max_tokens(4.0))]
     assert FasterWhisper(fluent, "en")(wave) == TEXT and fluent.calls == [(1, 0.0, 2 * max_tokens(4.0))]
+
+
+def test_a_transformers_whisper_pipeline_gets_the_same_loop_rule() -> None:
+    class Pipe:  # stands in for an automatic-speech-recognition pipeline of an English-only Whisper
+        feature_extractor = SimpleNamespace(sampling_rate=16000)
+        model = SimpleNamespace(generation_config=SimpleNamespace(is_multilingual=False))
+        type = "seq2seq_whisper"
+
+        def __init__(self) -> None:
+            self.calls = []
+
+        def __call__(self, inputs, generate_kwargs):
+            self.calls.append(generate_kwargs)
+            return {"text": LOOP if generate_kwargs["num_beams"] == 1 else MEANT}
+
+    pipe = Pipe()
+    assert TransformersPipeline(pipe, "en")(np.zeros(16000 * 4, np.float32)) == MEANT
+    assert pipe.calls == [{"max_new_tokens": max_tokens(4.0), "num_beams": n} for n in (1, BEAM_SIZE_ON_LOOP)]
 
 
 def test_the_in_training_evaluator_logs_cer_and_wer(tmp_path: Path) -> None:
