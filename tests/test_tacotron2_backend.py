@@ -8,6 +8,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import pytest
 import torch
 
 from conftest import TINY_TACOTRON2, tiny_recipe
@@ -110,3 +111,21 @@ def test_lora_reaches_the_lstm_cells_trains_the_postnet_whole_and_merges_exactly
     torch.manual_seed(0)
     assert not torch.allclose(Tacotron2ForTextToSpeech.from_pretrained(tiny_tacotron2_base).eval()(
         ids, labels=labels).spectrogram, adapted)  # the adapter did change the output
+
+
+def test_a_recipe_builds_a_tacotron2_from_scratch_and_names_an_unknown_field(tmp_path: Path) -> None:
+    """model.init_config is checked against Tacotron2Config's own fields, which it sets in __init__
+    on top of PretrainedConfig's dataclass fields (a check that read only the dataclass fields
+    refused every one of them)."""
+    from hf_vclone.config.schema import RecipeError
+
+    def recipe(init: dict) -> dict:
+        return tiny_recipe(tmp_path, tmp_path, tmp_path / "out",
+                           model={"type": "tacotron2", "name_or_path": None, "processor": "build", "init_config": init})
+
+    built = recipe_from_dict(recipe(TINY_TACOTRON2))
+    assert built.model.init_config["decoder_rnn_dim"] == TINY_TACOTRON2["decoder_rnn_dim"]
+    with pytest.raises(RecipeError) as err:
+        recipe_from_dict(recipe({**TINY_TACOTRON2, "decoder_rnn_dims": 8}))
+    assert err.value.problems == ["model.init_config.decoder_rnn_dims: not a Tacotron2Config field "
+                                  "(did you mean 'decoder_rnn_dim'?)"]

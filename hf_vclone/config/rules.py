@@ -198,8 +198,10 @@ def _model_config(m: ModelConfig) -> list[tuple[tuple[str, ...], str]]:
     if not m.init_config and not m.config_overrides:
         return []
     config_class = SECTIONS_BY_BACKEND[m.type].model_config_class()
-    names = sorted(f.name for f in dataclasses.fields(config_class)) if dataclasses.is_dataclass(config_class) \
-        else sorted(vars(config_class()))
+    # transformers' configs are dataclasses; one of ours (Tacotron2Config) sets its fields in __init__
+    # on top of PretrainedConfig's dataclass fields, so both sources count
+    declared = {f.name for f in dataclasses.fields(config_class)} if dataclasses.is_dataclass(config_class) else set()
+    names = sorted(declared | set(vars(config_class())))
     problems = []
     for key, values in (("model.init_config", m.init_config or {}), ("model.config_overrides", m.config_overrides)):
         unknown = [k for k in values if k not in names]
