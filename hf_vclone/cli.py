@@ -92,6 +92,10 @@ def _metrics_table(report: dict) -> str:
         sim, cer = (("n/a" if o.get(k) is None else f"{o[k]:.3f}") for k in ("speaker_similarity", "cer"))
         lines.append(f"  nearest other real voice, {near}: MCD {o['mcd']:.2f}  similarity {sim}  CER {cer}  "
                      "(a clone should be closer than it)")
+    if tests := report.get("test_sentences"):
+        heard = "  ".join(f"{name} CER {'n/a' if t['cer'] is None else format(t['cer'], '.3f')}"
+                          for name, t in tests["systems"].items())
+        lines.append(f"{len(tests['samples'])} test sentences (evaluation.test_sentences, no recording): {heard}")
     return "\n".join(lines)
 
 

@@ -32,6 +32,21 @@ def _heard(entry: dict | None) -> str:
     return f' heard "{transcript}" (CER {_cell(entry["cer"], "{:.2f}")})'
 
 
+def _test_sentence_lines(tests: dict | None) -> list[str]:
+    """evaluation.test_sentences: each system's CER and WER on them, then what was heard in each."""
+    if not tests:
+        return []
+    names = list(tests["systems"])
+    lines = [f"## {len(tests['samples'])} test sentences (no recording: intelligibility only)", "",
+             "| system | CER ↓ | WER ↓ |", "|---|---|---|"]
+    lines += [f"| {n} | {_cell(s['cer'], '{:.3f}')} | {_cell(s['wer'], '{:.3f}')} |" for n, s in tests["systems"].items()]
+    lines += ["", "| sentence | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for sample in tests["samples"]:
+        lines.append(f"| {sample['text']} | " + " | ".join(f"[wav]({sample[n]['wav']}){_heard(sample[n])}"
+                                                         for n in names) + " |")
+    return lines + [""]
+
+
 def write_report(report: dict, path: str | Path) -> Path:
     systems = report["systems"]
     lines = ["# Voice evaluation", "", f"{len(report['samples'])} held-out sentences.", ""]
@@ -67,6 +82,7 @@ def write_report(report: dict, path: str | Path) -> Path:
         lines += ["Where each system looks in the text as it speaks (the first sentence): a clean rising "
                   "diagonal reads the text in order; a blur or a horizontal band ignores it.", "",
                   f"![alignments]({ALIGNMENTS})", ""]
+    lines += _test_sentence_lines(report.get("test_sentences"))
     lines += ["## Samples", "",
               "| sentence | reference | " + " | ".join(systems) + " |", "|---|---|" + "---|" * len(systems)]
     for sample in report["samples"]:

@@ -4,6 +4,7 @@ safely (or refused in one line), and transcripts are normalised the way Whisper'
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -134,6 +135,40 @@ def test_the_in_training_evaluator_logs_cer_and_wer(tmp_path: Path) -> None:
                                tmp_path, asr_model="whisper-base")
     logged = evaluator(torch.nn.Identity(), step=1, callbacks=[])
     assert logged["cer"] < 0.3 and logged["wer"] < 0.5
+
+
+def test_test_sentences_are_spoken_by_every_system_transcribed_and_reported(tmp_path: Path) -> None:
+    """evaluation.test_sentences: no recording, so CER and WER only, for each system, with each
+    sample's wav and transcript in metrics.json and the report; a drone is told from speech there too."""
+    from datasets import Dataset
+
+    from hf_vclone.evaluation import compare_systems
+
+    held_out, extra = "The clever fox opened the red door.", ["A busy doctor sold seven apples.", SHORT]
+    waves = {t: espeak(t, tmp_path)[0] for t in [held_out, *extra]}
+    rate = espeak(SHORT, tmp_path)[1]
+    mel = lambda wave: np.zeros((1 + len(wave) // 256, 80), np.float32)  # noqa: E731 - MCD is not what is tested
+    rows = Dataset.from_dict({"id": ["clip"], "text": [held_out], "labels": [mel(waves[held_out])]})
+    systems = {"speaks": lambda text: (mel(waves[text]), waves[text]),
+               "drone": lambda text: (mel(waves[text]), drone(len(waves[text]), rate))}
+    cfg = EvaluationConfig(num_samples=1, asr_model="whisper-base", test_sentences=extra)
+    report = compare_systems(systems, rows, cfg, tmp_path / "eval", rate, lambda row: waves[row["text"]])
+    tests = json.loads((tmp_path / "eval" / "metrics.json").read_text())["test_sentences"]
+    assert tests == report["test_sentences"] and [s["text"] for s in tests["samples"]] == extra
+    assert tests["systems"]["speaks"]["cer"] < 0.3 < 0.8 < tests["systems"]["drone"]["cer"], tests["systems"]
+    for sample in tests["samples"]:
+        for name in systems:
+            assert (tmp_path / "eval" / sample[name]["wav"]).is_file() and "transcript" in sample[name]
+    markdown = (tmp_path / "eval" / "report.md").read_text()
+    assert "## 2 test sentences" in markdown and f"[wav]({tests['samples'][1]['drone']['wav']})" in markdown
+    from hf_vclone.cli import _metrics_table
+
+    assert f"2 test sentences (evaluation.test_sentences, no recording): speaks CER {tests['systems']['speaks']['cer']:.3f}" \
+        in _metrics_table(report)
+    # without an ASR the column says so; no figure is made up
+    cfg = EvaluationConfig(num_samples=1, asr_model=None, test_sentences=extra)
+    report = compare_systems(systems, rows, cfg, tmp_path / "no_asr", rate, lambda row: waves[row["text"]])
+    assert report["test_sentences"]["systems"]["speaks"] == {"cer": None, "wer": None}
 
 
 # ---- bad input: one line that names the file and the fix --------------------------------------

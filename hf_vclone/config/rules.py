@@ -55,6 +55,7 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = (speecht5_section.RANGES 
     ("strategy.auto.similar_above", lambda v: -1 <= v <= 1, "a cosine similarity from -1 to 1"),
     ("evaluation.num_samples", lambda v: v >= 0, "0 or more sentences"),
     ("evaluation.during_training", lambda v: v >= 0, "0 or more sentences"),
+    ("evaluation.test_sentences", lambda v: all(t.strip() for t in v), "a list of sentences, none of them empty"),
     ("evaluation.minlenratio", lambda v: 0 <= v < math.inf, "a ratio of 0 or more"),
     ("evaluation.maxlenratio", lambda v: 0 < v < math.inf, "a ratio above 0"),
     ("run.max_nonfinite_steps", lambda v: v >= 1, "1 or more steps"),

@@ -155,6 +155,9 @@ class EvaluationConfig:
     # other real voices reading the held-out sentences (<voice>/wavs/<clip id>.wav): the "nearest real voice" bar
     other_voices: str | None = None
     during_training: int = 2  # held-out sentences spoken, scored and logged at each `eval_strategy` evaluation
+    # sentences with no recording (coqui's `test_sentences`), spoken by every system and transcribed: a CER
+    # on more text than a small voice can spare as held-out clips (no MCD, F0 or similarity without a recording)
+    test_sentences: list[str] = field(default_factory=list)
 
 
 @dataclass
