@@ -86,3 +86,15 @@ def test_what_does_not_fit_is_named(original: Tacotron2ForTextToSpeech, tmp_path
     torch.save(torch.nn.Linear(2, 2), tmp_path / "whole_module.pt")  # what NVIDIA/waveglow's .pt files do
     with pytest.raises(UserError, match=r"is a pickled torch.nn.modules.linear.Linear object, not a state dict.*hf_vclone refuses"):
         convert_tacotron2(tmp_path / "whole_module.pt", tmp_path / "out")
+
+
+def test_frames_per_step_are_read_from_the_gate(tmp_path: Path) -> None:
+    """A checkpoint of ours with r = 3 frames per decoder step (3 gates, 3 x 10 projection rows)
+    converts to r = 3 and 10 mel bands, not to 30 bands."""
+    torch.manual_seed(0)
+    model = Tacotron2ForTextToSpeech(Tacotron2Config(vocab_size=148, n_frames_per_step=3, **SMALL)).eval()
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "r3.pt")
+    convert_tacotron2(tmp_path / "r3.pt", tmp_path / "out")
+    config = Tacotron2Config.from_pretrained(tmp_path / "out")
+    assert (config.n_frames_per_step, config.n_mel_channels) == (3, 10)
+    _same_model(tmp_path / "out", model)

@@ -214,9 +214,66 @@ def test_save_load_auto_classes_and_lora_round_trip(model: Tacotron2ForTextToSpe
 
 
 def test_settings_the_model_cannot_run_are_refused() -> None:
-    with pytest.raises(ValueError, match="n_frames_per_step=2"):
-        Tacotron2Config(n_frames_per_step=2)
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match=f"n_frames_per_step={bad}"):
+            Tacotron2Config(n_frames_per_step=bad)
     with pytest.raises(ValueError, match="symbols_embedding_dim must equal"):
         Tacotron2Config(symbols_embedding_dim=256)
     with pytest.raises(ValueError, match="needs labels"):
         Tacotron2ForTextToSpeech(Tacotron2Config(**TINY))(torch.ones(1, 3, dtype=torch.long))
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_r_frames_per_step_read_only_each_steps_last_real_frame(r: int) -> None:
+    """Reduction factor r (Tacotron 1): the step for frames [k r, (k + 1) r) reads frame k r - 1
+    alone, so a frame that ends a step changes every later step and nothing before, a frame inside
+    a step changes no prediction at all, and a clip whose length is not a multiple of r loses
+    nothing (its last step is cut to its frames, the loss is over real frames only)."""
+    torch.manual_seed(0)
+    model = Tacotron2ForTextToSpeech(Tacotron2Config(**TINY, n_frames_per_step=r)).eval()
+    ids, mask, labels, frames = _batch()  # 9 and 6 real frames: neither a multiple of 3 and 9 not of 2
+    torch.manual_seed(5)
+    out = model(ids, mask, labels, frames)
+    assert out.spectrogram.shape == labels.shape and out.gate_logits.shape == frames.shape
+    assert out.alignments.shape == (2, 9, 7)
+    torch.testing.assert_close(out.alignments[:, :r], out.alignments[:, :1].expand(-1, r, -1))  # one per step
+
+    end = r - 1  # the last frame of the first step: read by the second step
+    changed = labels.clone()
+    changed[:, end] += 3.0
+    torch.manual_seed(5)
+    again = model(ids, mask, changed, frames).spectrogram_before_postnet
+    torch.testing.assert_close(again[:, :r], out.spectrogram_before_postnet[:, :r])
+    assert (again[:, r:2 * r] - out.spectrogram_before_postnet[:, r:2 * r]).abs().min() > 0  # every frame of it
+
+    inside = labels.clone()
+    inside[:, r] += 3.0  # the first frame of the second step: no step reads it
+    torch.manual_seed(5)
+    torch.testing.assert_close(model(ids, mask, inside, frames).spectrogram_before_postnet,
+                               out.spectrogram_before_postnet)
+
+    real = frames.bool()
+    mse = lambda x: ((x - labels) ** 2)[real].mean()  # noqa: E731
+    torch.testing.assert_close(out.mel_loss, mse(out.spectrogram_before_postnet) + mse(out.spectrogram))
+    noisy = labels.clone()
+    noisy[1, 6:] = 100.0
+    torch.manual_seed(5)
+    torch.testing.assert_close(model(ids, mask, noisy, frames).loss, out.loss)
+
+
+def test_r_frames_per_step_stop_at_the_first_frame_whose_gate_fires() -> None:
+    torch.manual_seed(0)
+    model = Tacotron2ForTextToSpeech(Tacotron2Config(**TINY, n_frames_per_step=3)).eval()
+    ids = torch.randint(1, 20, (1, 6))
+    bias = model.decoder.gate_layer.linear_layer.bias
+    with torch.no_grad():
+        bias.copy_(torch.tensor([-20.0, 20.0, 20.0]))  # the second frame of the first step fires
+    quick = model.generate(ids)
+    assert quick.lengths.tolist() == [2] and quick.stopped.tolist() == [True]
+    assert quick.spectrogram.shape == (1, 3, 6)  # the whole step was decoded; lengths says where it ends
+    with torch.no_grad():
+        bias.fill_(-20.0)
+    endless = model.generate(ids, max_decoder_steps=11)  # not a multiple of 3: cut to 11 frames
+    assert endless.lengths.tolist() == [11] and endless.stopped.tolist() == [False]
+    assert endless.spectrogram.shape == (1, 11, 6) and endless.alignments.shape == (1, 11, 6)
+    torch.testing.assert_close(endless.alignments.sum(-1), torch.ones(1, 11))

@@ -76,11 +76,13 @@ def config_from_shapes(state: dict[str, torch.Tensor], **overrides) -> Tacotron2
     vocab, width = shape("embedding.weight")
     location = shape("decoder.attention_layer.location_layer.location_conv.conv.weight")
     postnet = shape("postnet.convolutions.0.0.conv.weight")
+    frames_per_step = shape("decoder.gate_layer.linear_layer.weight")[0]  # one gate per frame of a step
     return Tacotron2Config(**{
         "vocab_size": vocab, "symbols_embedding_dim": width, "encoder_embedding_dim": width,
         "encoder_n_convolutions": count("encoder.convolutions."),
         "encoder_kernel_size": shape("encoder.convolutions.0.0.conv.weight")[2],
-        "n_mel_channels": shape("decoder.linear_projection.linear_layer.weight")[0],
+        "n_mel_channels": shape("decoder.linear_projection.linear_layer.weight")[0] // frames_per_step,
+        "n_frames_per_step": frames_per_step,
         "attention_rnn_dim": shape("decoder.attention_rnn.weight_hh")[1],
         "decoder_rnn_dim": shape("decoder.decoder_rnn.weight_hh")[1],
         "prenet_dim": shape("decoder.prenet.layers.0.linear_layer.weight")[0],

@@ -8,11 +8,12 @@ Parameter names follow NVIDIA's implementation (`embedding`, `encoder.convolutio
 
 The pieces, in the order a sentence meets them:
 - encoder: character embeddings, three convolutions (BatchNorm, ReLU, dropout 0.5), a BiLSTM;
-- decoder, one frame per step: the previous frame through the prenet (two ReLU layers with dropout
+- decoder, r frames per step (`n_frames_per_step`, 1 in every published model): the previous
+  step's last frame through the prenet (two ReLU layers with dropout
   0.5 kept on at inference, the model's only source of variation), the attention LSTM, location-
   sensitive attention (Chorowski et al., 2015: the energies see the previous and the cumulative
   attention through a convolution, which keeps the alignment moving forward), the decoder LSTM,
-  then a linear projection to the frame and a stop gate;
+  then a linear projection to the step's r frames and a stop gate for each of them;
 - postnet: five convolutions predicting a residual that sharpens the whole spectrogram.
 
 Unlike NVIDIA's code, the decoder keeps its recurrent state in an explicit `DecoderState` instead
@@ -151,14 +152,14 @@ class Tacotron2Decoder(nn.Module):
     def __init__(self, config: Tacotron2Config) -> None:
         super().__init__()
         c = config
-        self.n_mel_channels, self.config = c.n_mel_channels, c
+        self.n_mel_channels, self.config, self.r = c.n_mel_channels, c, c.n_frames_per_step
         self.prenet = Prenet(c.n_mel_channels, [c.prenet_dim, c.prenet_dim], c.prenet_dropout)
         self.attention_rnn = nn.LSTMCell(c.prenet_dim + c.encoder_embedding_dim, c.attention_rnn_dim)
         self.attention_layer = Attention(c.attention_rnn_dim, c.encoder_embedding_dim, c.attention_dim,
                                          c.attention_location_n_filters, c.attention_location_kernel_size)
         self.decoder_rnn = nn.LSTMCell(c.attention_rnn_dim + c.encoder_embedding_dim, c.decoder_rnn_dim)
-        self.linear_projection = LinearNorm(c.decoder_rnn_dim + c.encoder_embedding_dim, c.n_mel_channels)
-        self.gate_layer = LinearNorm(c.decoder_rnn_dim + c.encoder_embedding_dim, 1, w_init_gain="sigmoid")
+        self.linear_projection = LinearNorm(c.decoder_rnn_dim + c.encoder_embedding_dim, c.n_mel_channels * self.r)
+        self.gate_layer = LinearNorm(c.decoder_rnn_dim + c.encoder_embedding_dim, self.r, w_init_gain="sigmoid")
 
     def initial_state(self, memory: torch.Tensor) -> DecoderState:
         batch, tokens, width = memory.shape
@@ -171,7 +172,7 @@ class Tacotron2Decoder(nn.Module):
     def step(self, prenet_out: torch.Tensor, state: DecoderState, memory: torch.Tensor,
              processed_memory: torch.Tensor, pad_mask: torch.Tensor | None
              ) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
-        """One frame: (mel (batch, n_mels), gate logit (batch,), the new state)."""
+        """One step: (its r frames (batch, r, n_mels), their gate logits (batch, r), the new state)."""
         c = self.config
         attention_hidden, attention_cell = self.attention_rnn(
             torch.cat([prenet_out, state.attention_context], -1), (state.attention_hidden, state.attention_cell))
@@ -184,30 +185,38 @@ class Tacotron2Decoder(nn.Module):
         features = torch.cat([decoder_hidden, context], dim=1)
         new_state = DecoderState(attention_hidden, attention_cell, decoder_hidden, decoder_cell, weights,
                                  state.attention_weights_cum + weights, context)
-        return self.linear_projection(features), self.gate_layer(features).squeeze(1), new_state
+        frames = self.linear_projection(features).view(features.shape[0], self.r, self.n_mel_channels)
+        return frames, self.gate_layer(features), new_state
 
     def forward(self, memory: torch.Tensor, frames: torch.Tensor, pad_mask: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Teacher forcing: frame t is predicted from the real frames before it (a zero 'go' frame
-        first). frames: (batch, time, n_mels) -> (mels (batch, time, n_mels), gate logits
-        (batch, time), alignments (batch, time, tokens))."""
-        go = frames.new_zeros(frames.shape[0], 1, frames.shape[2])
-        inputs = self.prenet(torch.cat([go, frames[:, :-1]], dim=1))
+        """Teacher forcing: the step for frames [k r, (k + 1) r) reads the real frame k r - 1 (a zero
+        'go' frame first), so every frame is predicted from the frames before its step. frames:
+        (batch, time, n_mels) -> (mels (batch, time, n_mels), gate logits (batch, time), alignments
+        (batch, time, tokens), each step's attention repeated over its r frames)."""
+        batch, time, n_mels = frames.shape
+        steps = -(-time // self.r)
+        padded = F.pad(frames, (0, 0, 0, steps * self.r - time))
+        last_of_step = padded.view(batch, steps, self.r, n_mels)[:, :, -1]
+        go = frames.new_zeros(batch, 1, n_mels)
+        inputs = self.prenet(torch.cat([go, last_of_step[:, :-1]], dim=1))
         processed_memory = self.attention_layer.memory_layer(memory)
         state = self.initial_state(memory)
         mels, gates, alignments = [], [], []
-        for t in range(frames.shape[1]):
+        for t in range(steps):
             mel, gate, state = self.step(inputs[:, t], state, memory, processed_memory, pad_mask)
             mels.append(mel)
             gates.append(gate)
             alignments.append(state.attention_weights)
-        return torch.stack(mels, 1), torch.stack(gates, 1), torch.stack(alignments, 1)
+        mels = torch.cat(mels, 1)[:, :time]
+        alignments = torch.stack(alignments, 1).repeat_interleave(self.r, dim=1)[:, :time]
+        return mels, torch.cat(gates, 1)[:, :time], alignments
 
     def generate(self, memory: torch.Tensor, pad_mask: torch.Tensor | None, max_steps: int, gate_threshold: float
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Free running, each frame fed back, until every item's gate passes the threshold or
-        max_steps. (mels, alignments, lengths, stopped); an item stops at the frame whose gate
-        fires (that frame included)."""
+        """Free running, each step's last frame fed back, until every item's gate passes the
+        threshold or max_steps frames. (mels, alignments (per frame), lengths, stopped); an item
+        stops at the frame whose gate fires first (that frame included)."""
         batch = memory.shape[0]
         processed_memory = self.attention_layer.memory_layer(memory)
         state = self.initial_state(memory)
@@ -215,16 +224,21 @@ class Tacotron2Decoder(nn.Module):
         lengths = torch.full((batch,), max_steps, dtype=torch.long, device=memory.device)
         stopped = torch.zeros(batch, dtype=torch.bool, device=memory.device)
         mels, alignments = [], []
-        for t in range(max_steps):
-            frame, gate, state = self.step(self.prenet(frame), state, memory, processed_memory, pad_mask)
-            mels.append(frame)
+        for t in range(-(-max_steps // self.r)):
+            step_frames, gate, state = self.step(self.prenet(frame), state, memory, processed_memory, pad_mask)
+            frame = step_frames[:, -1]
+            mels.append(step_frames)
             alignments.append(state.attention_weights)
-            fired = (torch.sigmoid(gate) > gate_threshold) & ~stopped
-            lengths[fired] = t + 1
+            passed = torch.sigmoid(gate) > gate_threshold  # (batch, r)
+            fired = passed.any(1) & ~stopped
+            first = passed.float().argmax(1)  # the first frame of the step whose gate passed
+            lengths[fired] = torch.clamp(t * self.r + first[fired] + 1, max=max_steps)
             stopped |= fired
             if bool(stopped.all()):
                 break
-        return torch.stack(mels, 1), torch.stack(alignments, 1), lengths, stopped
+        mels = torch.cat(mels, 1)[:, :max_steps]
+        alignments = torch.stack(alignments, 1).repeat_interleave(self.r, dim=1)[:, :max_steps]
+        return mels, alignments, lengths, stopped
 
 
 class Tacotron2Postnet(nn.Module):
