@@ -47,6 +47,7 @@ class VoiceTrainer(Trainer):
         self.lr_multipliers = lr_multipliers
         self.l2sp = l2sp
         self._l2sp_terms: list[torch.Tensor] = []
+        self._loss_terms: dict[str, list[torch.Tensor]] = {}
         if self.is_fsdp_enabled or self.is_deepspeed_enabled:
             # Both reject 0-d parameters (SpeechT5's positional-encoding scale); the model is not
             # wrapped yet, so they are made 1-d now and saved 0-d again (sharding.py).
@@ -76,14 +77,27 @@ class VoiceTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def model_loss(self, model, inputs, num_items_in_batch=None):
-        """(loss, outputs) of the model itself; a backend with more to its step overrides this."""
-        return super().compute_loss(model, inputs, True, num_items_in_batch)
+        """(loss, outputs) of the model itself; a backend with more to its step overrides this.
+        The output's own loss terms (scalar `*_loss` fields: Tacotron 2's mel, gate and attention
+        losses) are kept for the log, so a run shows which term moves."""
+        loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
+        if model.training and isinstance(outputs, dict):
+            for name, value in outputs.items():
+                if name.endswith("_loss") and isinstance(value, torch.Tensor) and value.dim() == 0:
+                    self._loss_terms.setdefault(name, []).append(value.detach())
+        return loss, outputs
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """`loss` includes the L2-SP term; `l2sp` (its mean since the last log) shows how much."""
+        """`loss` includes the L2-SP term; `l2sp` (its mean since the last log) shows how much.
+        Each of the model's own loss terms is logged beside it, as its mean since the last log."""
         if self._l2sp_terms and "loss" in logs:
             logs["l2sp"] = round(float(torch.stack(self._l2sp_terms).mean()), 6)
             self._l2sp_terms.clear()
+        if "loss" in logs:
+            for name, values in self._loss_terms.items():
+                if values:
+                    logs[name] = round(float(torch.stack(values).float().mean()), 4)
+                    values.clear()
         super().log(logs, start_time)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,

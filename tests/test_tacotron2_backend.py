@@ -65,6 +65,23 @@ def test_freeze_lower_keeps_the_frozen_encoders_batchnorm_statistics(corpus: Pat
     assert any(not torch.equal(before[k], after[k]) for k in postnet), "the trained postnet's statistics did not move"
 
 
+def test_each_loss_term_is_logged_beside_the_loss(corpus: Path, tiny_tacotron2_base: Path, tmp_path: Path) -> None:
+    """mel, gate and guided-attention terms are logged at every logging step, and they add up to
+    the logged loss with the attention term's weight: a run shows which term moves."""
+    raw = tiny_recipe(corpus, tiny_tacotron2_base, tmp_path / "out",
+                      model={"type": "tacotron2", "config_overrides": {"guided_attention_loss_weight": 3.0}},
+                      evaluation={"enabled": False}, tacotron2={"griffin_lim_iters": 2},
+                      training={"max_steps": 3, "disable_tqdm": True})
+    job = FineTuneRun(recipe_from_dict(raw))
+    job.setup()
+    job.train()
+    logged = [h for h in job.trainer.state.log_history if "loss" in h]
+    assert len(logged) == 3
+    for h in logged:
+        assert h["attention_loss"] > 0 and h["gate_loss"] > 0 and h["mel_loss"] > 0
+        assert h["loss"] == pytest.approx(h["mel_loss"] + h["gate_loss"] + 3.0 * h["attention_loss"], abs=2e-3)
+
+
 def test_speaking_stops_at_maxlenratio_frames_per_token(corpus: Path, tiny_tacotron2_base: Path, tmp_path: Path) -> None:
     from hf_vclone.backends import get_backend
     from hf_vclone.export import read_voice
