@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup espeak chromium quickstart vits-demo vits-base vits-base-phonemes test base bench clean
+.PHONY: setup espeak chromium quickstart vits-demo vits-base vits-base-phonemes tacotron2-demo tacotron2-base test base bench clean
 
 setup: $(VENV)/.installed espeak
 
@@ -93,6 +93,21 @@ vits-base: setup
 vits-base-phonemes: setup
 	$(BIN)/hf-vclone export outputs/vits_demo_base/checkpoint-$(VITS_BASE_STEP) outputs/vits_demo_base_letters --merge --dtype float16
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/vits_demo_base_phonemes.yaml
+
+# The Tacotron 2 backend offline (issue 17): the committed small Tacotron 2 (assets/tacotron2_demo_base)
+# fine-tuned to a held-out voice with the founding documents' recipe (encoder frozen).
+tacotron2-demo: setup
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo.yaml
+
+# Rebuild assets/tacotron2_demo_base from scratch on 2 cores: stage 1 (2000 steps planned, cosine; the committed
+# base is its checkpoint-1500, where session 23 stopped it, about 55 min), then stage 2 teaches the stop gate
+# (200 steps, head only, about 5 min), exported in float16.
+TACOTRON2_BASE_STEP ?= 1500
+tacotron2-base: setup
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base.yaml
+	$(BIN)/hf-vclone export outputs/tacotron2_demo_base/checkpoint-$(TACOTRON2_BASE_STEP) outputs/tacotron2_demo_base_stage1 --merge
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base_gate.yaml
+	$(BIN)/hf-vclone export outputs/tacotron2_demo_base_gate assets/tacotron2_demo_base --merge --dtype float16
 
 test: setup chromium
 	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25

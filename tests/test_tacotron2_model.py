@@ -277,3 +277,19 @@ def test_r_frames_per_step_stop_at_the_first_frame_whose_gate_fires() -> None:
     assert endless.lengths.tolist() == [11] and endless.stopped.tolist() == [False]
     assert endless.spectrogram.shape == (1, 11, 6) and endless.alignments.shape == (1, 11, 6)
     torch.testing.assert_close(endless.alignments.sum(-1), torch.ones(1, 11))
+
+
+def test_the_gates_positive_frames_weigh_gate_positive_weight() -> None:
+    """One positive frame per clip against many negatives: `gate_positive_weight` multiplies the
+    positive frames' cross-entropy (pos_weight), and only theirs."""
+    torch.manual_seed(0)
+    model = Tacotron2ForTextToSpeech(Tacotron2Config(**TINY, gate_positive_weight=10.0)).eval()
+    ids, mask, labels, frames = _batch()
+    torch.manual_seed(5)
+    out = model(ids, mask, labels, frames)
+    target = torch.zeros(2, 9)
+    target[0, 8:] = 1
+    target[1, 5:] = 1
+    p = torch.sigmoid(out.gate_logits)
+    by_hand = -(10.0 * target * torch.log(p) + (1 - target) * torch.log(1 - p))
+    torch.testing.assert_close(out.gate_loss, by_hand[frames.bool()].mean())

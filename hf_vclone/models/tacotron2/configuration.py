@@ -30,6 +30,7 @@ class Tacotron2Config(PretrainedConfig):
         prenet_dim: int = 256,
         max_decoder_steps: int = 1000,
         gate_threshold: float = 0.5,
+        gate_positive_weight: float = 1.0,
         p_attention_dropout: float = 0.1,
         p_decoder_dropout: float = 0.1,
         attention_dim: int = 128,
@@ -70,6 +71,10 @@ class Tacotron2Config(PretrainedConfig):
         self.prenet_dim = prenet_dim
         self.max_decoder_steps = max_decoder_steps
         self.gate_threshold = gate_threshold
+        # The stop gate's loss has one positive frame per clip (its last) against a few hundred negatives,
+        # over real frames only; weighting the positive (BCE's pos_weight, coqui's `stopnet_pos_weight`)
+        # lets the gate pass its threshold at the end. 1.0: unweighted.
+        self.gate_positive_weight = gate_positive_weight
         self.p_attention_dropout = p_attention_dropout
         self.p_decoder_dropout = p_decoder_dropout
         self.attention_dim = attention_dim

@@ -339,7 +339,8 @@ class Tacotron2ForTextToSpeech(Tacotron2PreTrainedModel):
         """labels: (batch, time, n_mels) log-mels; labels_attention_mask: (batch, time), 1 on real
         frames (none: every frame is real). The loss is the mean squared error before and after
         the postnet plus the stop gate's binary cross-entropy (target 1 from each clip's last
-        frame), all over real frames only, plus the guided-attention term if its weight is set."""
+        frame; its positive frames weighted by `gate_positive_weight`), all over real frames only, plus
+        the guided-attention term if its weight is set."""
         if labels is None:
             raise ValueError("Tacotron2ForTextToSpeech.forward trains with teacher forcing and needs labels; "
                              "call generate(input_ids) to speak")
@@ -353,7 +354,9 @@ class Tacotron2ForTextToSpeech(Tacotron2PreTrainedModel):
         mel_loss = (_masked_mean((before - labels) ** 2, mel_weight) + _masked_mean((after - labels) ** 2, mel_weight))
         steps = torch.arange(labels.shape[1], device=labels.device)
         gate_target = (steps[None] >= (lengths - 1)[:, None]).to(gate_logits.dtype)
-        gate_loss = _masked_mean(F.binary_cross_entropy_with_logits(gate_logits, gate_target, reduction="none"), frames)
+        pos_weight = gate_logits.new_tensor(self.config.gate_positive_weight)
+        gate_loss = _masked_mean(F.binary_cross_entropy_with_logits(gate_logits, gate_target, reduction="none",
+                                                                    pos_weight=pos_weight), frames)
         loss = mel_loss + gate_loss
         attention_loss = None
         if self.config.guided_attention_loss_weight > 0:
