@@ -99,9 +99,9 @@ vits-base-phonemes: setup
 tacotron2-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo.yaml
 
-# Rebuild assets/tacotron2_demo_base from scratch on 2 cores: stage 1 (2000 steps planned, cosine; the committed
-# base is its checkpoint-1500, where session 23 stopped it, about 55 min), then stage 2 teaches the stop gate
-# (200 steps, head only, about 5 min), exported in float16.
+# Rebuild assets/tacotron2_demo_base from scratch on 2 cores (about 80 min): stage 1 (2000 steps, cosine, about
+# 72 min; the committed base is its checkpoint-1500, where session 23 stopped it), then stage 2 teaches the stop
+# gate (200 steps, head only, about 5 min), exported in float16.
 TACOTRON2_BASE_STEP ?= 1500
 tacotron2-base: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base.yaml
