@@ -234,11 +234,11 @@ def synthesis_worker(base: Path, sentences: int) -> dict:
 
 
 # ---- the driver ----------------------------------------------------------------------------
-def run_worker(args: list[str], timeout: float | None = None) -> dict:
-    """One system in its own process. A worker that outlives `timeout` is recorded as such (a
-    lever that costs more than it can win, e.g. compiling for every new batch shape)."""
+def run_worker(args: list[str], timeout: float | None = None, script: str = __file__) -> dict:
+    """One system in its own process (`script`, this one by default). A worker that outlives `timeout`
+    is recorded as such (a lever that costs more than it can win, e.g. compiling for every new batch shape)."""
     try:
-        proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT,
+        proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=ROOT,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"timed_out": timeout}
