@@ -15,7 +15,7 @@ Synthesis: seconds of compute per second of audio (RTF), for
   `waveglow256pyt`) and HiFi-GAN V1 at 22,050 Hz (`SpeechT5HifiGan` with upsampling 8, 8, 2, 2,
   speechbrain's `tts-hifigan-ljspeech` layout).
 
-    .venv/bin/python benchmarks/tacotron2_speed.py --steps 12 --rounds 3      # about 10 minutes on 2 cores
+    .venv/bin/python benchmarks/tacotron2_speed.py --steps 12 --rounds 3      # about 15 minutes on 2 cores
     .venv/bin/python benchmarks/tacotron2_speed.py --size small --steps 2 --rounds 1 --seconds 1   # a smoke run
 """
 
