@@ -355,13 +355,19 @@ def main() -> None:
               "--warmup", str(args.warmup), "--batch", str(args.batch), "--sentences", str(args.sentences),
               "--work", str(args.work), "--out", str(args.out)]
     results: dict[str, dict] = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        """After every system: a lease that ends mid-run still brings back what was measured."""
+        (args.out / "gpu_speed.json").write_text(json.dumps({"device": device_name, "args": {
+            k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
+
     for system in args.systems:
         results[system] = run_worker(["--worker", system, *common], args.worker_timeout)
         print(f"{system}: {results[system].get('samples_per_second', 'failed')} samples/s", flush=True)
+        save()
     results["synthesis"] = run_worker(["--worker", "synthesis", *common], args.worker_timeout)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_speed.json").write_text(json.dumps({"device": device_name, "args": {
-        k: str(v) for k, v in vars(args).items()}, "results": results}, indent=1))
+    save()
     report = table(results, args, device_name)
     (args.out / "gpu_speed.md").write_text(report)
     print(report)

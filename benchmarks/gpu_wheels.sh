@@ -5,14 +5,22 @@
 # Then, in the device tool's `run`: carry [".whl"] and start the command with
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
 #     && export PYTHONPATH=/tmp/site && OUT=$OUT PYTHON=python3 bash benchmarks/gpu.sh
-# Not yet tried on a device machine (no session had one since this was written): a package the
-# list misses shows up as an ImportError in the first run's output; add it here.
+# Used on an H200 on 2026-12-04 (its image: python 3.12, torch 2.11.0+cu130, transformers 5.17.0,
+# pyarrow 25.0.1, peft 0.21.0, accelerate 1.15.0): the first run lacked platformdirs (pooch imports
+# it), now in the list. A package the list misses shows up as an ImportError; add it here. About 7 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
 PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
            --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any)
+# The versions of this machine's .venv where it has one (the code is tested against those), else the newest.
+# (docopt, which num2words names, has no wheel; only num2words' command line uses it.)
+PACKAGES=()
+for name in datasets dill multiprocess soundfile cffi pycparser soxr librosa audioread pooch decorator \
+            pyloudnorm future num2words jiwer rapidfuzz evaluate platformdirs; do
+    pinned=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -i "^${name}==" || true)
+    PACKAGES+=("${pinned:-$name}")
+done
 python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${PLATFORMS[@]}" -d .whl \
-    datasets dill multiprocess soundfile cffi pycparser soxr librosa audioread pooch decorator soxr \
-    pyloudnorm future num2words docopt jiwer rapidfuzz evaluate
+    "${PACKAGES[@]}"
 du -sh .whl
