@@ -15,10 +15,11 @@ PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --p
            --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any)
 # The versions of this machine's .venv where it has one (the code is tested against those), else the newest.
 # (docopt, which num2words names, has no wheel; only num2words' command line uses it.)
+FROZEN=$(.venv/bin/python -m pip freeze 2>/dev/null || true)
 PACKAGES=()
 for name in datasets dill multiprocess soundfile cffi pycparser soxr librosa audioread pooch decorator \
             pyloudnorm future num2words jiwer rapidfuzz evaluate platformdirs; do
-    pinned=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -i "^${name}==" || true)
+    pinned=$(grep -i "^${name}==" <<< "$FROZEN" || true)
     PACKAGES+=("${pinned:-$name}")
 done
 python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${PLATFORMS[@]}" -d .whl \
