@@ -86,3 +86,19 @@ def test_recipe_round_trips_through_yaml(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"data": {"path": "d"}, "strategy": {"name": "freeze_lower", "freeze_layers": 2}}))
     assert load_recipe(path).strategy.freeze_layers == 2
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_warned_with_the_fix(caplog: pytest.LogCaptureFixture) -> None:
+    from transformers import TrainingArguments
+
+    from hf_vclone.config.schema import warn_if_bf16_is_emulated
+
+    bf16 = TrainingArguments(output_dir="unused", use_cpu=True, bf16=True, report_to="none")
+    with caplog.at_level("WARNING", logger="hf_vclone.config.schema"):
+        warn_if_bf16_is_emulated(bf16, native_bf16=True)
+        assert not caplog.records
+        warn_if_bf16_is_emulated(TrainingArguments(output_dir="unused", use_cpu=True, report_to="none"),
+                                 native_bf16=False)
+        assert not caplog.records  # float32: nothing to say
+        warn_if_bf16_is_emulated(bf16, native_bf16=False)
+    assert len(caplog.records) == 1 and "training.bf16=false" in caplog.records[0].getMessage()

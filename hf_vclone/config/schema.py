@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,6 +12,8 @@ from ..models import speecht5_section, tacotron2_section, vits_section
 from ..models.speecht5_section import SpeechT5TrainingConfig
 from ..models.tacotron2_section import Tacotron2Settings
 from ..models.vits_section import VitsConfig
+
+logger = logging.getLogger(__name__)
 
 # Each backend's recipe section (its settings, value ranges and rules), by model.type. The sections
 # are light modules (no torch): config reads them, and the heavy backends import config, one way.
@@ -212,9 +215,25 @@ class Recipe:
         defaults = {"report_to": "none", "remove_unused_columns": False}
         kwargs = {**defaults, **self.training, "output_dir": self.output.dir}
         try:
-            return TrainingArguments(**kwargs)
+            args = TrainingArguments(**kwargs)
         except (ValueError, TypeError, ImportError) as err:  # ImportError: e.g. deepspeed named but not installed
             raise RecipeError([f"training: {err}"], self.source) from None
+        warn_if_bf16_is_emulated(args)
+        return args
+
+
+def warn_if_bf16_is_emulated(args: Any, native_bf16: bool | None = None) -> None:
+    """bf16 autocast on a CPU without native bf16 (AVX-512 BF16 or AMX) still runs, only slower than float32,
+    so a recipe that sets it for speed (the Tacotron 2 demo) would quietly cost time there: say so and name the fix."""
+    import torch
+
+    if not args.bf16 or not (args.use_cpu or not torch.cuda.is_available()):
+        return
+    if native_bf16 is None:
+        native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if not native_bf16:
+        logger.warning("training.bf16 is set but this CPU has no native bf16 (AVX-512 BF16 or AMX): autocast may be "
+                       "slower than float32 here (benchmarks/README.md); set training.bf16=false")
 
 
 SECTIONS: dict[str, type] = {
