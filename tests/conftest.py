@@ -116,6 +116,16 @@ def tiny_tacotron2_base(corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
     return directory
 
 
+def launch_failure(stderr: str, tail: int = 4000) -> str:
+    """What a failed launch printed, for an assertion message: the tail, and before it the first native
+    crash's Python stacks (faulthandler's "Fatal Python error" block, set on above), which a long
+    list of extension modules after it would push out of the tail (CI, 2026-12-04: an FSDP rank's
+    SIGABRT showed only that list)."""
+    start = stderr.find("Fatal Python error")
+    crash = stderr[start:start + 6000] + "\n...\n" if 0 <= start < len(stderr) - tail else ""
+    return crash + stderr[-tail:]
+
+
 def tiny_recipe(corpus: Path, base: Path, out: Path, **sections) -> dict:
     """A recipe dict that fine-tunes the tiny base to the target voice in a few seconds."""
     recipe = {

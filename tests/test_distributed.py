@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
-from conftest import tiny_recipe
+from conftest import launch_failure, tiny_recipe
 
 ROOT = Path(__file__).parents[1]
 BIN = Path(sys.executable).parent
@@ -48,9 +48,9 @@ def test_two_cpu_processes_stay_in_sync_and_match_one_process_at_the_same_global
             "average_tokens_across_devices": False})
 
     two = launch(recipe(tmp_path / "two", 2), tmp_path / "report2", processes=2)
-    assert two.returncode == 0, two.stderr[-4000:]
+    assert two.returncode == 0, launch_failure(two.stderr)
     one = launch(recipe(tmp_path / "one", 4), tmp_path / "report1", processes=1)
-    assert one.returncode == 0, one.stderr[-4000:]
+    assert one.returncode == 0, launch_failure(one.stderr)
 
     ranks = [json.loads((tmp_path / "report2" / f"rank-{i}.json").read_text()) for i in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
@@ -80,7 +80,7 @@ def test_vits_on_two_cpu_processes_keeps_voice_and_discriminator_in_sync_and_res
                            save_strategy="steps", save_steps=2, **training)
 
     two = launch(recipe(tmp_path / "two", 2), tmp_path / "report2", processes=2)
-    assert two.returncode == 0, two.stderr[-4000:]
+    assert two.returncode == 0, launch_failure(two.stderr)
     ranks = [json.loads((tmp_path / "report2" / f"rank-{i}.json").read_text()) for i in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert ranks[0]["digest"] == ranks[1]["digest"], "the two ranks ended with different voices"
@@ -90,13 +90,13 @@ def test_vits_on_two_cpu_processes_keeps_voice_and_discriminator_in_sync_and_res
     resumed_out.mkdir()
     subprocess.run(["cp", "-r", str(tmp_path / "two" / "checkpoint-2"), str(resumed_out)], check=True)
     resumed = launch(recipe(resumed_out, 2, resume_from_checkpoint="latest"), tmp_path / "report_resumed", processes=2)
-    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert resumed.returncode == 0, launch_failure(resumed.stderr)
     after = [json.loads((tmp_path / "report_resumed" / f"rank-{i}.json").read_text()) for i in (0, 1)]
     assert after[0]["digest"] == after[1]["digest"] == ranks[0]["digest"], "resuming changed the voice"
     assert after[0]["discriminator_digest"] == ranks[0]["discriminator_digest"], "resuming changed the discriminator"
 
     one = launch(recipe(tmp_path / "one", 4), tmp_path / "report1", processes=1)
-    assert one.returncode == 0, one.stderr[-4000:]
+    assert one.returncode == 0, launch_failure(one.stderr)
     single = json.loads((tmp_path / "report1" / "rank-0.json").read_text())
     # Measured (2026-12-01): 1238 / 239 / 226 / 205 on 2 ranks, 899 / 204 / 179 / 194 in one process;
     # the first step's loss is mostly the KL of a random prior, the noisiest term. A rank that summed

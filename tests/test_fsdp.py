@@ -26,7 +26,7 @@ import torch.distributed as dist
 from peft import PeftModel
 from safetensors.torch import load_file
 
-from conftest import tiny_recipe
+from conftest import launch_failure, tiny_recipe
 from hf_vclone.checkpoints import latest_complete
 from hf_vclone.export import read_voice
 from hf_vclone.guards import NonFiniteGuard
@@ -75,10 +75,10 @@ def test_fsdp2_on_two_cpu_ranks_trains_saves_a_loadable_voice_and_resumes_exactl
     strategy: str, corpus: Path, tiny_base: Path, tmp_path: Path
 ) -> None:
     sharded = launch(recipe(corpus, tiny_base, tmp_path / "fsdp", strategy, 2), tmp_path / "report_fsdp")
-    assert sharded.returncode == 0, sharded.stderr[-4000:]
+    assert sharded.returncode == 0, launch_failure(sharded.stderr)
     one = launch(recipe(corpus, tiny_base, tmp_path / "one", strategy, 4, save_strategy="no"),
                  tmp_path / "report_one", processes=1)
-    assert one.returncode == 0, one.stderr[-4000:]
+    assert one.returncode == 0, launch_failure(one.stderr)
 
     rank0, rank1 = ranks(tmp_path / "report_fsdp")
     assert rank0["digest"] == rank1["digest"], "the ranks' gathered weights differ"
@@ -114,7 +114,7 @@ def test_fsdp2_on_two_cpu_ranks_trains_saves_a_loadable_voice_and_resumes_exactl
     assert latest_complete(broken).name == "checkpoint-2" and not (broken / "vclone.json").exists()
     resumed = launch(recipe(corpus, tiny_base, broken, strategy, 2, resume_from_checkpoint="latest"),
                      tmp_path / "report_resumed")
-    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert resumed.returncode == 0, launch_failure(resumed.stderr)
     assert "resuming from" in resumed.stdout and "checkpoint-2" in resumed.stdout
     after = ranks(tmp_path / "report_resumed")
     assert [r["digest"] for r in after] == [rank0["digest"]] * 2

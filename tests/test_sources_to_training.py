@@ -1,6 +1,7 @@
 """Other sources all the way through: a Hub-layout dataset prepared by the CLI (and cached),
 streamed into training, and a plain folder of recordings."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def test_prepare_cli_caches_and_a_second_run_reuses(hub_copy: Path, corpus: Path
     recipe["data"] = hub_data(hub_copy)
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    env = {"HF_DATASETS_CACHE": str(tmp_path / "cache"), "PATH": str(BIN)}
+    env = {"HF_DATASETS_CACHE": str(tmp_path / "cache"), "PATH": str(BIN),  # the worker's numba cache (conftest)
+           **{k: os.environ[k] for k in ("NUMBA_CACHE_DIR", "PYTHONFAULTHANDLER") if k in os.environ}}
     runs = [subprocess.run([str(BIN / "hf-vclone"), "prepare", str(path)], capture_output=True, text=True, env=env)
             for _ in range(2)]
     for run in runs:
