@@ -99,11 +99,11 @@ vits-base-phonemes: setup
 tacotron2-demo: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo.yaml
 
-# Rebuild assets/tacotron2_demo_base from scratch on 2 cores (about 4 h): stage 1 (2000 steps, cosine,
+# Rebuild assets/tacotron2_demo_base from scratch on 2 cores (about 4.5 h): stage 1 (2000 steps, cosine,
 # about 72 min; session 23 used its checkpoint-1500 and stopped it there), stage 2 teaches the stop gate (200 steps,
 # head only, about 5 min), stage 3 trains everything on (1500 steps, about 50 min), stage 4 again at a lower
-# rate (1200 steps, about 40 min), stage 5 again lower still, in bf16 (1200 steps, about 30 min), stage 6 the same once more (about 30 min),
-# exported in float16.
+# rate (1200 steps, about 40 min), stage 5 again lower still, in bf16 (1200 steps, about 30 min), stage 6 and stage 7 the same once more
+# (about 30 min each), exported in float16.
 TACOTRON2_BASE_STEP ?= 1500
 tacotron2-base: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base.yaml
@@ -114,7 +114,8 @@ tacotron2-base: setup
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base_stage4.yaml
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base_stage5.yaml
 	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base_stage6.yaml
-	$(BIN)/hf-vclone export outputs/tacotron2_demo_base_stage6 assets/tacotron2_demo_base --merge --dtype float16
+	$(BIN)/accelerate launch --config_file accelerate_configs/cpu.yaml train.py recipes/tacotron2_demo_base_stage7.yaml
+	$(BIN)/hf-vclone export outputs/tacotron2_demo_base_stage7 assets/tacotron2_demo_base --merge --dtype float16
 
 test: setup chromium
 	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
