@@ -12,6 +12,8 @@ it also plots CER against training steps: when does the base start to speak?
     # a run continued from another (stage 2 from stage 1's step 7000), on one curve with it:
     .venv/bin/python benchmarks/base_cer.py outputs/quickstart_base_stage2/checkpoint-* --steps-after 7000 \
         --merge benchmarks/results/base_cer_vs_steps.json --json ... --plot ...
+    # a clone of the demo target, its real recordings as the floor, on 30 sentences no voice trained on:
+    .venv/bin/python benchmarks/base_cer.py outputs/tacotron2_demo --speakers us_f5 --sentences 30
 """
 
 from __future__ import annotations
@@ -69,8 +71,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("voices", nargs="+", help="saved voices (folders) whose base speakers to score")
     parser.add_argument("--sentences", type=int, default=6)
-    parser.add_argument("--speakers", nargs="+", default=list(BASE_VOICES), choices=list(BASE_VOICES),
-                        help="the base's voices to score (default: all five)")
+    parser.add_argument("--speakers", nargs="+", default=list(BASE_VOICES),
+                        choices=[*BASE_VOICES, *TARGET_VOICE, *NEAR_TARGET_VOICE],
+                        help="the base's voices to score (default: all five); a demo target (us_f5) scores a clone "
+                             "of it, with that target's real recordings as the floor")
     parser.add_argument("--json", type=Path, help="write every figure and transcript here")
     parser.add_argument("--plot", type=Path, help="CER against training steps (checkpoint-N folders)")
     parser.add_argument("--steps-after", type=int, default=0,
