@@ -53,6 +53,12 @@ def _head_only(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
 
 
 def _speaker_embedding(tts: nn.Module, cfg: StrategyConfig, backend) -> nn.Module:
+    # A family whose models never have a speaker vector (VITS) is refused by its recipe section
+    # already; one where it depends on the checkpoint (Tacotron 2's speaker_embedding_dim) only here.
+    if backend.speaker_dim(tts) == 0:
+        raise UserError("strategy.name: speaker_embedding trains only a speaker vector, and this model has none "
+                        "(a single-speaker model: its voice is in its weights); pick another strategy "
+                        "(for auto: strategy.auto.little_similar: head_only)")
     return _train_only(tts, ())
 
 

@@ -179,3 +179,63 @@ def test_a_killed_tacotron2_run_from_scratch_resumes_exactly(corpus: Path, tmp_p
     assert expected.keys() == got.keys() and expected
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=0, atol=0, msg=name)
+
+
+def test_a_single_speaker_base_grows_speakers_and_a_clone_of_it_learns_its_own_vector(
+        corpus: Path, tiny_tacotron2_base: Path, tmp_path: Path) -> None:
+    """The multi-speaker demo base's path: a single-speaker Tacotron 2 continued on five voices
+    with `speaker_embedding_dim` (fixed per-speaker vectors, the projection trained from zero),
+    then cloned with freeze_lower: the clone's own vector trains, the base's speaker projection
+    stays, and the saved clone speaks through its vector."""
+    from hf_vclone.synthesize import Synthesizer
+
+    base = tmp_path / "base"
+    raw = tiny_recipe(corpus, tiny_tacotron2_base, base, speaker={"mode": "per_speaker"},
+                      model={"type": "tacotron2", "config_overrides": {"speaker_embedding_dim": 8}},
+                      data={"speaker": None, "exclude_speakers": ["us_f5"], "eval_size": 0},
+                      evaluation={"enabled": False}, tacotron2={"griffin_lim_iters": 2},
+                      training={"max_steps": 3, "learning_rate": 1e-2, "disable_tqdm": True})
+    job = FineTuneRun(recipe_from_dict(raw))
+    job.setup()
+    assert job.voice.speakers.vectors.shape == (5, 8) and not job.voice.speakers.vectors.requires_grad
+    job.finish(job.train())
+    names = ["gb_m3", "rp_f4", "sc_m2", "us_f2", "us_m1"]
+    assert Synthesizer(base).voice.speakers.names == names
+    projection = Synthesizer(base).voice.tts.speaker_projection.weight.detach().clone()
+    assert torch.count_nonzero(projection) > 0, "the speaker projection did not train"
+    one, two = (Synthesizer(base).mel("the fox", speaker=n, maxlenratio=2.0, seed=0) for n in ("us_m1", "gb_m3"))
+    assert not np.allclose(one, two), "two base voices speak alike: the speaker vector does not reach the model"
+
+    clone = tmp_path / "clone"
+    raw = tiny_recipe(corpus, base, clone, model={"type": "tacotron2"}, strategy={"name": "freeze_lower"},
+                      evaluation={"enabled": False}, tacotron2={"griffin_lim_iters": 2},
+                      training={"max_steps": 3, "learning_rate": 1e-2, "disable_tqdm": True})
+    job = FineTuneRun(recipe_from_dict(raw))
+    job.setup()
+    start = job.voice.speakers.vectors.detach().clone()
+    assert start.shape == (1, 8) and job.voice.speakers.vectors.requires_grad
+    frozen = {n for n, p in job.voice.tts.named_parameters() if not p.requires_grad}
+    assert {"speaker_projection.weight", "speaker_projection.bias"} <= frozen
+    job.finish(job.train())
+    saved = Synthesizer(clone)
+    assert saved.voice.speakers.names == ["us_f5"]
+    assert not torch.allclose(saved.voice.speakers.vectors, start), "the clone's vector did not train"
+    torch.testing.assert_close(saved.voice.tts.speaker_projection.weight.float(), projection.float())
+    assert saved.synthesize("the fox", seed=0)[0].size > 0
+
+
+@pytest.mark.parametrize("dim", [0, 8])
+def test_speaker_embedding_trains_only_the_vector_of_a_multi_speaker_tacotron2_and_refuses_a_single_speaker_one(
+        corpus: Path, tiny_tacotron2_base: Path, tmp_path: Path, dim: int) -> None:
+    from hf_vclone.errors import UserError
+
+    raw = tiny_recipe(corpus, tiny_tacotron2_base, tmp_path / "out", strategy={"name": "speaker_embedding"},
+                      model={"type": "tacotron2", "config_overrides": {"speaker_embedding_dim": dim}},
+                      evaluation={"enabled": False}, training={"max_steps": 1, "disable_tqdm": True})
+    job = FineTuneRun(recipe_from_dict(raw))
+    if dim == 0:
+        with pytest.raises(UserError, match="speaker_embedding trains only a speaker vector, and this model has none"):
+            job.setup()
+        return
+    job.setup()
+    assert [n for n, p in job.voice.named_parameters() if p.requires_grad] == ["speakers.vectors"]

@@ -293,3 +293,48 @@ def test_the_gates_positive_frames_weigh_gate_positive_weight() -> None:
     p = torch.sigmoid(out.gate_logits)
     by_hand = -(10.0 * target * torch.log(p) + (1 - target) * torch.log(1 - p))
     torch.testing.assert_close(out.gate_loss, by_hand[frames.bool()].mean())
+
+
+def test_a_single_speaker_checkpoint_loads_into_a_multi_speaker_model_unchanged_and_then_learns_voices(
+        model: Tacotron2ForTextToSpeech, tmp_path: Path) -> None:
+    """speaker_embedding_dim > 0 adds a projected speaker vector to every encoder output; the
+    projection starts at zero, so a single-speaker checkpoint speaks as before whatever the vector,
+    and one optimizer step makes two speakers' outputs differ."""
+    ids, mask, labels, frames = _batch()
+    model.save_pretrained(tmp_path / "single")
+    multi = Tacotron2ForTextToSpeech.from_pretrained(tmp_path / "single", speaker_embedding_dim=4).eval()
+    assert torch.count_nonzero(multi.speaker_projection.weight) == 0
+    assert torch.count_nonzero(multi.speaker_projection.bias) == 0
+    speakers = torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
+    torch.manual_seed(5)
+    single_out = model(ids, mask, labels, frames)
+    torch.manual_seed(5)
+    multi_out = multi(ids, mask, labels, frames, speaker_embeddings=speakers)
+    torch.testing.assert_close(multi_out.loss, single_out.loss)
+    torch.testing.assert_close(multi_out.spectrogram, single_out.spectrogram)
+
+    multi.train()
+    optimizer = torch.optim.SGD([multi.speaker_projection.weight], lr=1.0)
+    multi(ids, mask, labels, frames, speaker_embeddings=speakers).loss.backward()
+    assert torch.count_nonzero(multi.speaker_projection.weight.grad) > 0, "a zero projection must still learn"
+    optimizer.step()
+    multi.eval()
+    one, two = (multi.generate(ids[:1], mask[:1], max_decoder_steps=6, gate_threshold=2.0,
+                               speaker_embeddings=speakers[i:i + 1]) for i in (0, 1))
+    assert not torch.allclose(one.spectrogram, two.spectrogram)
+    # the offset is per item: an item's memory is the same in a batch and alone
+    batched = multi.encode(ids, mask, speakers)[0]
+    alone = multi.encode(ids[:1], mask[:1], speakers[:1])[0]
+    torch.testing.assert_close(batched[:1], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_a_speaker_vector_is_required_by_a_multi_speaker_model_and_refused_by_a_single_speaker_one(
+        model: Tacotron2ForTextToSpeech) -> None:
+    ids, mask, labels, frames = _batch()
+    with pytest.raises(ValueError, match="single-speaker"):
+        model(ids, mask, labels, frames, speaker_embeddings=torch.zeros(2, 4))
+    multi = Tacotron2ForTextToSpeech(Tacotron2Config(**TINY, speaker_embedding_dim=4))
+    with pytest.raises(ValueError, match="multi-speaker"):
+        multi.generate(ids, mask, max_decoder_steps=3)
+    with pytest.raises(ValueError, match="speaker_embedding_dim=-1"):
+        Tacotron2Config(speaker_embedding_dim=-1)

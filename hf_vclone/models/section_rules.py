@@ -9,7 +9,7 @@ from typing import Any
 
 
 def no_speaker_vector(r: Any, family: str) -> tuple[tuple[str, ...], bool, str]:
-    """A single-speaker family (VITS, Tacotron 2) has no speaker vector, so strategy
+    """A single-speaker family (VITS) has no speaker vector, so strategy
     speaker_embedding, or auto where it may pick it, would train nothing."""
     s = r.strategy
     picks = s.name == "speaker_embedding" or (s.name == "auto" and s.auto.little_similar == "speaker_embedding")

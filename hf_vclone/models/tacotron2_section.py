@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .section_rules import no_speaker_vector
-
 KEY = "tacotron2"
 
 
@@ -29,8 +27,10 @@ RANGES: list[tuple[str, Callable[[Any], bool], str]] = [
 
 
 def conflicts(r: Any) -> list[tuple[tuple[str, ...], bool, str]]:
-    """(keys, clash, problem) for settings a Tacotron 2 recipe cannot combine (config/rules.py's form)."""
-    return [no_speaker_vector(r, "Tacotron 2")]
+    """(keys, clash, problem) for settings a Tacotron 2 recipe cannot combine (config/rules.py's form).
+    None today: whether a voice has a speaker vector (strategy speaker_embedding) is its checkpoint's
+    `speaker_embedding_dim`, which strategies.py checks once the model is loaded."""
+    return []
 
 
 def model_config_class() -> type:

@@ -3,7 +3,10 @@
 
 The founding documents' pipeline: a pretrained Tacotron 2 fine-tuned to a voice, its encoder
 frozen (`strategy: freeze_lower`), its decoder, attention and postnet trained. Voices are
-single-speaker, as the published Tacotron 2 models are: the voice lives in the weights.
+single-speaker, as the published Tacotron 2 models are (the voice lives in the weights), unless
+the config's `speaker_embedding_dim` is set: then the speaker table's vectors condition it, as
+SpeechT5's do (a base trained on several voices with `speaker.mode: per_speaker`, a clone that
+learns its own vector).
 
 Clips keep their log-mels on the evaluation's scale (log10) in `labels`, as the other backends do;
 the voice converts them to the model's natural log at the door.
@@ -45,8 +48,11 @@ GROUPS = {
     "attention": ("decoder.prenet.", "decoder.attention_rnn.", "decoder.attention_layer."),
     "decoder": ("decoder.decoder_rnn.", "decoder.linear_projection.", "decoder.gate_layer."),
     "postnet": ("postnet.",),
+    "speaker": ("speaker_projection.",),  # a multi-speaker model's speaker vector -> encoder offset
 }
-DEFAULT_FROZEN = ("embedding", "encoder")  # the documents' recipe: the text side stays as pretrained
+# the documents' recipe: the text side stays as pretrained; a multi-speaker base also keeps the
+# space its voices span (the clone learns its own vector in it, and its decoder)
+DEFAULT_FROZEN = ("embedding", "encoder", "speaker")
 
 
 def _core(tts: nn.Module) -> Tacotron2ForTextToSpeech:
@@ -54,7 +60,8 @@ def _core(tts: nn.Module) -> Tacotron2ForTextToSpeech:
 
 
 class Tacotron2Voice(nn.Module):
-    """Tacotron2ForTextToSpeech (or a peft model around it) plus the (empty) speaker table."""
+    """Tacotron2ForTextToSpeech (or a peft model around it) plus the speaker table (empty
+    vectors for a single-speaker model)."""
 
     def __init__(self, tts: nn.Module, speakers: SpeakerTable) -> None:
         super().__init__()
@@ -64,8 +71,13 @@ class Tacotron2Voice(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
                 labels_attention_mask: torch.Tensor, speaker_ids: torch.Tensor | None = None,
                 clip_ids: list[str] | None = None) -> Any:
+        speaker = None
+        if _core(self.tts).config.speaker_embedding_dim:
+            if speaker_ids is None:
+                speaker_ids = torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
+            speaker = self.speakers(speaker_ids)
         return self.tts(input_ids=input_ids, attention_mask=attention_mask, labels=labels * LN10,
-                        labels_attention_mask=labels_attention_mask)
+                        labels_attention_mask=labels_attention_mask, speaker_embeddings=speaker)
 
     def train(self, mode: bool = True) -> Tacotron2Voice:
         """A BatchNorm whose weights a strategy froze keeps its running statistics too: in training
@@ -166,7 +178,7 @@ class Tacotron2Backend:
         return load_model(WaveGlowVocoder if kind == "waveglow" else SpeechT5HifiGan, name, "model.vocoder").eval()
 
     def speaker_dim(self, tts: nn.Module) -> int:
-        return 0  # single-speaker: no conditioning vector
+        return int(_core(tts).config.speaker_embedding_dim)  # 0: single-speaker, no conditioning vector
 
     def make_voice(self, tts: nn.Module, speakers: SpeakerTable) -> Tacotron2Voice:
         return Tacotron2Voice(tts, speakers)
@@ -212,7 +224,8 @@ class Tacotron2Backend:
         return [prefix for g in names for prefix in GROUPS[g]]
 
     def depth_levels(self, tts: nn.Module) -> list[tuple[str, ...]]:
-        return [GROUPS["embedding"] + GROUPS["encoder"], GROUPS["attention"], GROUPS["decoder"], GROUPS["postnet"]]
+        return [GROUPS["embedding"] + GROUPS["encoder"] + GROUPS["speaker"], GROUPS["attention"], GROUPS["decoder"],
+                GROUPS["postnet"]]
 
     # ---- speaking ------------------------------------------------------------------------------
     def speak(self, voice: Tacotron2Voice, input_ids: torch.Tensor, speaker: torch.Tensor, minlenratio: float,
@@ -222,7 +235,8 @@ class Tacotron2Backend:
         model = _core(voice.tts)  # under LoRA too: peft put its layers inside this model
         config = model.config
         steps = max(1, min(config.max_decoder_steps, math.ceil(maxlenratio * input_ids.shape[1])))
-        out = model.generate(input_ids=input_ids, max_decoder_steps=steps)
+        vector = speaker.reshape(1, -1).to(input_ids.device) if config.speaker_embedding_dim else None
+        out = model.generate(input_ids=input_ids, max_decoder_steps=steps, speaker_embeddings=vector)
         length = int(out.lengths[0])
         mel = out.spectrogram[0, :length].float()  # natural log
         wave = None

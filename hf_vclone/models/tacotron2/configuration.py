@@ -49,6 +49,7 @@ class Tacotron2Config(PretrainedConfig):
         mel_fmin: float = 0.0,
         mel_fmax: float = 8000.0,
         pad_token_id: int = 0,
+        speaker_embedding_dim: int = 0,  # 0: single-speaker, as the published models
         **kwargs,
     ) -> None:
         if not isinstance(n_frames_per_step, int) or n_frames_per_step < 1:
@@ -92,4 +93,12 @@ class Tacotron2Config(PretrainedConfig):
         self.win_length = win_length
         self.mel_fmin = mel_fmin
         self.mel_fmax = mel_fmax
+        if not isinstance(speaker_embedding_dim, int) or speaker_embedding_dim < 0:
+            raise ValueError(f"speaker_embedding_dim={speaker_embedding_dim!r}: the width of the speaker vector "
+                             "must be an integer >= 0 (0: a single-speaker model)")
+        # A multi-speaker model: each clip's speaker vector, through a linear layer that starts at
+        # zero, is added to every encoder output (the attention's memory), as multi-speaker
+        # Tacotrons condition on the speaker; a single-speaker checkpoint therefore loads into a
+        # multi-speaker model speaking exactly as before, and learns voices from there.
+        self.speaker_embedding_dim = speaker_embedding_dim
         super().__init__(pad_token_id=pad_token_id, **kwargs)

@@ -282,6 +282,13 @@ class Tacotron2Generation(ModelOutput):
     stopped: torch.Tensor | None = None  # false where max_decoder_steps cut the item off
 
 
+class SpeakerProjection(nn.Linear):
+    """Speaker vector -> an offset added to every encoder output. Its own class so that
+    `_init_weights` can start it at zero (a single-speaker checkpoint loaded into a multi-speaker
+    model then speaks unchanged); a zero layer still learns, as its weight's gradient is the
+    upstream gradient times the speaker vector."""
+
+
 class Tacotron2PreTrainedModel(PreTrainedModel):
     config_class = Tacotron2Config
     base_model_prefix = "tacotron2"
@@ -292,7 +299,10 @@ class Tacotron2PreTrainedModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         """NVIDIA's initialisation: Xavier-uniform with the gain of the following non-linearity,
         embeddings uniform in +-sqrt(3) * sqrt(2 / (symbols + width)); LSTMs keep PyTorch's."""
-        if isinstance(module, LinearNorm):
+        if isinstance(module, SpeakerProjection):
+            nn.init.zeros_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, LinearNorm):
             nn.init.xavier_uniform_(module.linear_layer.weight, gain=nn.init.calculate_gain(module.w_init_gain))
             if module.linear_layer.bias is not None:
                 nn.init.zeros_(module.linear_layer.bias)
@@ -318,6 +328,8 @@ class Tacotron2ForTextToSpeech(Tacotron2PreTrainedModel):
         self.encoder = Tacotron2Encoder(config)
         self.decoder = Tacotron2Decoder(config)
         self.postnet = Tacotron2Postnet(config)
+        dim = config.speaker_embedding_dim
+        self.speaker_projection = SpeakerProjection(dim, config.encoder_embedding_dim) if dim else None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -326,16 +338,28 @@ class Tacotron2ForTextToSpeech(Tacotron2PreTrainedModel):
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.embedding = value
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(memory (batch, tokens, channels), pad mask (true at padded tokens) or None)."""
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
+               speaker_embeddings: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(memory (batch, tokens, channels), pad mask (true at padded tokens) or None).
+        speaker_embeddings: (batch, speaker_embedding_dim), which a multi-speaker model needs and
+        a single-speaker one refuses."""
         lengths = None if attention_mask is None else attention_mask.sum(1)
         memory = self.encoder(self.embedding(input_ids).transpose(1, 2), lengths)
+        if self.speaker_projection is None:
+            if speaker_embeddings is not None:
+                raise ValueError("speaker_embeddings given to a single-speaker Tacotron 2 (speaker_embedding_dim=0): "
+                                 "its voice is in its weights")
+        elif speaker_embeddings is None:
+            raise ValueError(f"this Tacotron 2 is multi-speaker (speaker_embedding_dim="
+                             f"{self.config.speaker_embedding_dim}): pass speaker_embeddings, one vector per item")
+        else:
+            memory = memory + self.speaker_projection(speaker_embeddings.to(memory.dtype))[:, None, :]
         return memory, None if attention_mask is None else ~attention_mask.bool()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None, labels_attention_mask: torch.Tensor | None = None,
-                return_dict: bool | None = None, **kwargs) -> Tacotron2Output:
+                speaker_embeddings: torch.Tensor | None = None, return_dict: bool | None = None,
+                **kwargs) -> Tacotron2Output:
         """labels: (batch, time, n_mels) log-mels; labels_attention_mask: (batch, time), 1 on real
         frames (none: every frame is real). The loss is the mean squared error before and after
         the postnet plus the stop gate's binary cross-entropy (target 1 from each clip's last
@@ -344,7 +368,7 @@ class Tacotron2ForTextToSpeech(Tacotron2PreTrainedModel):
         if labels is None:
             raise ValueError("Tacotron2ForTextToSpeech.forward trains with teacher forcing and needs labels; "
                              "call generate(input_ids) to speak")
-        memory, pad_mask = self.encode(input_ids, attention_mask)
+        memory, pad_mask = self.encode(input_ids, attention_mask, speaker_embeddings)
         before, gate_logits, alignments = self.decoder(memory, labels, pad_mask)
         frames = (torch.ones(labels.shape[:2], device=labels.device) if labels_attention_mask is None
                   else labels_attention_mask.to(labels.dtype))
@@ -368,11 +392,12 @@ class Tacotron2ForTextToSpeech(Tacotron2PreTrainedModel):
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                 max_decoder_steps: int | None = None, gate_threshold: float | None = None) -> Tacotron2Generation:
+                 max_decoder_steps: int | None = None, gate_threshold: float | None = None,
+                 speaker_embeddings: torch.Tensor | None = None) -> Tacotron2Generation:
         """Speak: free-running decoding until the stop gate fires (or `max_decoder_steps`), then
         the postnet. The prenet's dropout stays on, so seed torch for repeatable output."""
         c = self.config
-        memory, pad_mask = self.encode(input_ids, attention_mask)
+        memory, pad_mask = self.encode(input_ids, attention_mask, speaker_embeddings)
         before, alignments, lengths, stopped = self.decoder.generate(
             memory, pad_mask, max_decoder_steps or c.max_decoder_steps,
             c.gate_threshold if gate_threshold is None else gate_threshold)
