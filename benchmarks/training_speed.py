@@ -37,7 +37,10 @@ SYSTEMS = ("reference", "reference_bf16", "reference_no_gc", "reference_no_gc_bf
 SAME_PRECISION = (("reference", "full"), ("reference_bf16", "full + bf16 autocast"),
                   ("reference_no_gc", "full"), ("reference_no_gc_bf16", "full + bf16 autocast"))
 # Levers on top of `full`, each alone: kept in the defaults only where this benchmark shows they pay.
+# TrainingArguments fields, and under "run" the recipe's run section (defaults that are ours, switched off).
 LEVERS: dict[str, dict] = {
+    "full, torch's CPU dropout": {"run": {"fast_cpu_dropout": False}},
+    "full + bf16 autocast, torch's CPU dropout": {"bf16": True, "run": {"fast_cpu_dropout": False}},
     "full, random batches (no length grouping)": {"train_sampling_strategy": "random"},
     "full + bf16 autocast": {"bf16": True},
     "full + fused AdamW": {"optim": "adamw_torch_fused"},
@@ -140,7 +143,9 @@ def worker(system: str, base: Path, steps: int, batch: int, lever: str | None = 
                      "save_strategy": "no", "train_sampling_strategy": "group_by_length", "disable_tqdm": True},
     }
     if lever:
-        recipe["training"].update(LEVERS[lever])
+        fields = dict(LEVERS[lever])
+        recipe["run"] = fields.pop("run", {})
+        recipe["training"].update(fields)
     job = FineTuneRun(recipe_from_dict(recipe))
     job.setup()
     result = _train_and_measure(job.trainer, steps)
@@ -158,14 +163,17 @@ def _step_flops(job, bf16: bool = False) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from hf_vclone.cpu_dropout import fast_cpu_dropout
+
     batch = job.trainer.data_collator([job.data.train[i] for i in range(job.args.per_device_train_batch_size)])
     voice = job.voice.train()
 
-    def step() -> None:
+    def step() -> None:  # as VoiceTrainer.training_step runs it, its dropout masks included
         voice.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext(),
+              fast_cpu_dropout(job.recipe.run.fast_cpu_dropout)):
             loss = voice(**batch).loss
-        loss.backward()
+            loss.backward()
 
     with FlopCounterMode(display=False) as counter:
         step()

@@ -111,6 +111,7 @@ class FineTuneRun:
             l2sp=l2sp,
             fingerprint=self.fingerprint(),
             nonfinite_guard=NonFiniteGuard(self.recipe.run.max_nonfinite_steps),
+            fast_cpu_dropout=self.recipe.run.fast_cpu_dropout,
             **backend_kwargs,
         )
         if self.trainer.is_fsdp_enabled:

@@ -169,6 +169,7 @@ class RunConfig:
 
     max_nonfinite_steps: int = 5  # abort after this many updates in a row with a NaN/inf loss or gradient
     stop_on_sigterm: bool = True  # on SIGTERM (preemption) finish the step, checkpoint, and exit
+    fast_cpu_dropout: bool = True  # dropout masks on CPU drawn 16 bits at a time (hf_vclone/cpu_dropout.py)
 
 
 @dataclass
