@@ -1,10 +1,11 @@
-"""Dropout masks drawn 64 random bits at a time on the CPU: the same Bernoulli masks, a third of the cost.
+"""Dropout masks drawn 64 random bits at a time on the CPU: the same Bernoulli masks, about half the cost.
 
 Why: torch's CPU dropout (`aten::bernoulli_`) draws its mask one element at a time. The profiler puts it at
 9.5% of a full-size SpeechT5 training step in float32 and the largest single cost of the quickstart
 model's (benchmarks/README.md, "Where a training step's time goes"); under bf16 autocast, where the
 matmuls shrink, the transformer dropouts cost a fifth of the step. Here one 64-bit draw of the
-generator gives four 16-bit uniforms, each compared with p, so a mask costs about a third of torch's.
+generator gives four 16-bit uniforms, each compared with p: one dropout of a 4 x 600 x 768 activation
+takes 6-7 ms against torch's 14.5 ms on this 2-core CPU.
 
 The mask keeps an element with probability (65536 - k) / 65536, k = round(p * 65536), p within 1e-5 of
 the asked rate, and scales kept elements by the inverse of that exact probability, so the output's
@@ -18,6 +19,7 @@ are not on the CPU, in-place calls and `training=False` go to torch's own dropou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,9 +34,7 @@ def keep_mask(shape: torch.Size, p: float) -> tuple[torch.Tensor, float]:
     """A boolean mask of `shape` that is True with probability 1 - p (to 1/65536), and the scale that
     makes the masked tensor unbiased."""
     dropped_levels = round(p * _LEVELS)
-    count = 1
-    for size in shape:
-        count *= size
+    count = math.prod(shape)
     # The full signed range: `random_()` with no bounds leaves the top bit of an int64 at 0.
     words = torch.empty((count + 3) // 4, dtype=torch.int64).random_(-(1 << 63), (1 << 63) - 1)
     uniforms = words.view(torch.int16)[:count].view(shape)

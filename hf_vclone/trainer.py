@@ -72,7 +72,7 @@ class VoiceTrainer(Trainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None) -> torch.Tensor:
         """The parent's step (forward, backward), its CPU dropout masks drawn by cpu_dropout.py when
-        `run.fast_cpu_dropout` is on: the same masks' distribution at about a third of their cost."""
+        `run.fast_cpu_dropout` is on: the same masks' distribution at about half their cost."""
         with fast_cpu_dropout(self.fast_cpu_dropout):
             return super().training_step(model, inputs, num_items_in_batch)
 
