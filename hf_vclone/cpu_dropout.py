@@ -44,7 +44,9 @@ def keep_mask(shape: torch.Size, p: float) -> tuple[torch.Tensor, float]:
 
 def dropout(input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> torch.Tensor:
     """`torch.nn.functional.dropout` with the faster mask for CPU tensors; anything else goes to torch's."""
-    if not training or inplace or input.device.type != "cpu" or not 0.0 < p < 1.0 or input.numel() == 0:
+    # p that 16 bits cannot tell from 0 or 1 (below 1/131072 of either) goes to torch's exact mask
+    if (not training or inplace or input.device.type != "cpu" or not 0 < round(p * _LEVELS) < _LEVELS
+            or input.numel() == 0):
         return _TORCH_DROPOUT(input, p, training, inplace)
     mask, scale = keep_mask(input.shape, p)
     return torch.where(mask, input * scale, 0.0)  # one pass fewer than input * mask * scale

@@ -70,6 +70,8 @@ def test_what_it_does_not_handle_goes_to_torch() -> None:
     assert torch.equal(dropout(x, 1.0), torch.zeros(100))
     with pytest.raises(ValueError):
         dropout(x, 1.5)
+    near_one = dropout(torch.ones(10_000), 1 - 1e-6)  # would round to "drop every level": torch's mask
+    assert near_one.isfinite().all() and (near_one == 0).float().mean() > 0.99
     y = x.clone()
     torch.manual_seed(4)
     out = dropout(y, 0.5, inplace=True)
