@@ -13,7 +13,7 @@ it also plots CER against training steps: when does the base start to speak?
     .venv/bin/python benchmarks/base_cer.py outputs/quickstart_base_stage2/checkpoint-* --steps-after 7000 \
         --merge benchmarks/results/base_cer_vs_steps.json --json ... --plot ...
     # a clone of the demo target, its real recordings as the floor, on 30 sentences no voice trained on:
-    .venv/bin/python benchmarks/base_cer.py outputs/tacotron2_demo --speakers us_f5 --sentences 30
+    .venv/bin/python benchmarks/base_cer.py outputs/quickstart --speakers us_f5 --sentences 30
 """
 
 from __future__ import annotations

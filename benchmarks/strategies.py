@@ -2,14 +2,18 @@
 whether `strategy: auto` picks the best-scoring one in each.
 
 Cases: little (1 min) or much (10 min) audio of a voice that is similar to one the committed
-quickstart base knows (us_f2_near: us_f2's variant, a little higher and slower) or dissimilar
-(us_f5: another variant, far higher pitch). Each strategy trains from the same base with the
-quickstart's budget (400 steps, batch 8) and is scored on the same held-out sentences.
+base knows (us_f2_near: us_f2's variant, a little higher and slower) or dissimilar (us_f5:
+another variant, far higher pitch). Each strategy trains from the same base with the recipe's
+budget (400 steps) and is scored on the same held-out sentences, CER (offline Whisper) beside MCD
+and similarity, and CER on the recipe's test sentences where it has them. A voice that does not
+speak (CER above 0.5) wins nothing on MCD: the best MCD and similarity are taken among the voices
+that speak.
 `auto` is not trained separately: it picks one of the named strategies with the same settings,
 so its measurement (before training) and its choice are recorded, and its score is the chosen
 strategy's. Writes benchmarks/strategies.md.
 
-    .venv/bin/python benchmarks/strategies.py                 # about 80 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/strategies.py                 # Tacotron 2 (the quickstart): about 2 hours on 2 CPU cores
+    .venv/bin/python benchmarks/strategies.py --family speecht5   # the SpeechT5 demo base (which does not speak)
     .venv/bin/python benchmarks/strategies.py --probe-only    # what auto measures and picks (2 minutes)
     .venv/bin/python benchmarks/strategies.py --table-only    # rewrite the table from outputs/strategies/results.json
 """
@@ -40,141 +44,183 @@ CASES = {  # name -> (speaker, minutes)
     "little, dissimilar": ("us_f5", 1.0),
     "much, dissimilar": ("us_f5", 10.0),
 }
-# Each strategy at a rate that suits how much of the model it moves: the quickstart's 3e-4 for
-# whole layers and adapters (as in quality.md), more for the heads and far more for one vector.
-STRATEGIES: dict[str, tuple[dict, float]] = {
-    "full": ({"name": "full"}, 3e-4),
-    "freeze_lower": ({"name": "freeze_lower", "freeze_layers": 2}, 3e-4),
-    "lora": ({"name": "lora"}, 3e-4),
-    "head_only": ({"name": "head_only"}, 1e-3),
-    "speaker_embedding": ({"name": "speaker_embedding"}, 1e-2),
-    "full + layer_lr 0.3": ({"name": "full", "layer_lr": {"decay": 0.3, "top": 3.0}}, 3e-4),
-    "full + l2sp 0.01": ({"name": "full", "l2sp": 0.01}, 3e-4),
+# family -> (recipe, committed base): the Tacotron 2 quickstart, or the SpeechT5 demo
+FAMILIES = {"tacotron2": ("quickstart.yaml", "tacotron2_demo_base"), "speecht5": ("speecht5_demo.yaml", "quickstart_base")}
+# Each strategy at a rate that suits how much of the model it moves: the recipe's rate for whole
+# layers and adapters (as in quality.md), more for the heads and far more for one vector.
+STRATEGIES_BY_FAMILY: dict[str, dict[str, tuple[dict, float]]] = {
+    "speecht5": {
+        "full": ({"name": "full"}, 3e-4),
+        "freeze_lower": ({"name": "freeze_lower", "freeze_layers": 2}, 3e-4),
+        "lora": ({"name": "lora"}, 3e-4),
+        "head_only": ({"name": "head_only"}, 1e-3),
+        "speaker_embedding": ({"name": "speaker_embedding"}, 1e-2),
+        "full + layer_lr 0.3": ({"name": "full", "layer_lr": {"decay": 0.3, "top": 3.0}}, 3e-4),
+        "full + l2sp 0.01": ({"name": "full", "l2sp": 0.01}, 3e-4),
+    },
+    # a one-voice Tacotron 2 has no speaker vector to train (speaker_embedding is refused)
+    "tacotron2": {
+        "full": ({"name": "full"}, 5e-4),
+        "freeze_lower": ({"name": "freeze_lower"}, 5e-4),
+        "lora": ({"name": "lora"}, 5e-4),
+        "head_only": ({"name": "head_only"}, 1e-3),
+        "full + l2sp 0.01": ({"name": "full", "l2sp": 0.01}, 5e-4),
+    },
 }
+SPEAKS_BELOW = 0.5  # CER above this: not speaking the words
 EVAL_SENTENCES = 6
 AUTO_OPTIONS = ("full", "freeze_lower", "head_only", "speaker_embedding")  # what auto can pick by default
 
 
-def recipe(case: str, strategy: dict, lr: float, steps: int) -> dict:
+def recipe(family: str, case: str, strategy: dict, lr: float, steps: int) -> dict:
     speaker, minutes = CASES[case]
-    raw = yaml.safe_load((ROOT / "recipes" / "quickstart.yaml").read_text())
-    raw["model"]["name_or_path"] = str(ROOT / "assets" / "quickstart_base")
+    recipe_name, base_name = FAMILIES[family]
+    raw = yaml.safe_load((ROOT / "recipes" / recipe_name).read_text())
+    raw["model"]["name_or_path"] = str(ROOT / "assets" / base_name)
     raw["data"].update(path=str(CORPUS), generate_demo=False, speaker=speaker, max_minutes=minutes, eval_size=10)
-    raw["evaluation"].update(num_samples=EVAL_SENTENCES, compare_base=False)
+    raw["evaluation"].update(num_samples=EVAL_SENTENCES, compare_base=False,
+                             other_voices=str(CORPUS / "same_text" / speaker))
     raw["training"].update(max_steps=steps, learning_rate=lr)
     raw["strategy"] = strategy
-    raw["output"]["dir"] = str(OUT / case.replace(", ", "_") / strategy["name"])
+    raw["output"]["dir"] = str(OUT / family / case.replace(", ", "_") / strategy["name"])
     return raw
 
 
-def probe(case: str) -> dict:
+def probe(family: str, case: str) -> dict:
     """What `strategy: auto` measures and picks for this case (setup only, no training)."""
-    job = FineTuneRun(recipe_from_dict(recipe(case, {"name": "auto"}, 3e-4, 1)))
+    job = FineTuneRun(recipe_from_dict(recipe(family, case, {"name": "auto"}, 3e-4, 1)))
     job.setup()
     return job.choice.as_dict()
 
 
-def train(case: str, label: str, steps: int, with_base: bool) -> dict:
-    strategy, lr = STRATEGIES[label]
-    raw = recipe(case, strategy, lr, steps)
-    raw["output"]["dir"] = str(OUT / case.replace(", ", "_") / label.replace(" ", "_"))
+def train(family: str, case: str, label: str, steps: int, with_base: bool) -> dict:
+    strategy, lr = STRATEGIES_BY_FAMILY[family][label]
+    raw = recipe(family, case, strategy, lr, steps)
+    raw["output"]["dir"] = str(OUT / family / case.replace(", ", "_") / label.replace(" ", "_"))
     raw["evaluation"]["compare_base"] = with_base
     job = FineTuneRun(recipe_from_dict(raw))
     job.setup()
     trainable, _ = parameter_counts(job.voice)
     seconds = job.train()
-    systems = job.finish(seconds).metrics["systems"]
-    return {"trainable": trainable, "train_seconds": seconds, "learning_rate": lr, "systems": systems}
+    metrics = job.finish(seconds).metrics
+    return {"trainable": trainable, "train_seconds": seconds, "learning_rate": lr, "systems": metrics["systems"],
+            "test": (metrics.get("test_sentences") or {}).get("systems", {}), "reference": metrics.get("reference"),
+            "nearest": metrics.get("nearest_real_voice"), "other_voices": metrics.get("other_real_voices"),
+            "batch": raw["training"]["per_device_train_batch_size"]}
 
 
 def fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def best_by(runs: dict, key: str, higher: bool) -> str | None:
+def best_by(runs: dict, key: str, higher: bool, speaking_only: bool = True) -> str | None:
+    """The best run by `key`, among the voices that speak (CER at most SPEAKS_BELOW) unless told otherwise.
+    Runs measured before CER existed count as speaking (their tables say they were void)."""
     scored = {k: r["systems"]["fine_tuned"][key] for k, r in runs.items()
-              if r["systems"]["fine_tuned"].get(key) is not None}
+              if r["systems"]["fine_tuned"].get(key) is not None
+              and (not speaking_only or (r["systems"]["fine_tuned"].get("cer") or 0.0) <= SPEAKS_BELOW)}
     if not scored:
         return None
     return (max if higher else min)(scored, key=scored.get)
 
 
-def table(results: dict, steps: int, note: str = "") -> str:
+def row(label: str, lr: str, s: dict, test: dict | None, params: str, time_cell: str) -> str:
+    return (f"| {label} | {lr} | {fmt(s.get('cer'), '.3f')} | {fmt((test or {}).get('cer'), '.3f')} | "
+            f"{fmt(s.get('mcd'), '.2f')} | {fmt(s.get('f0_rmse_cents'), '.0f')} | "
+            f"{fmt(s.get('speaker_similarity'), '.3f')} | {fmt(s.get('length_ratio_mean'), '.2f')} | {params} | {time_cell} |")
+
+
+def table(results: dict, steps: int, family: str, note: str = "") -> str:
+    recipe_name, base_name = FAMILIES[family]
+    batch = next((r.get("batch") for e in results.values() for r in e["runs"].values()), None) or 8
     lines = [
         "# Fine-tuning strategies in the four cases, and what `strategy: auto` picks", "",
-        f"Base: the committed quickstart base. Every run {steps} steps, batch 8, on 2 CPU cores; scored on the "
-        f"same {EVAL_SENTENCES} held-out sentences of the target (Griffin-Lim audio). Similar target: `us_f2_near` "
-        "(the base's us_f2 variant, pitch 62 vs 55); dissimilar: `us_f5` (variant f5, pitch 85).", "",
+        f"Base: `assets/{base_name}`, recipe `recipes/{recipe_name}`. Every run {steps} steps, batch {batch}, on 2 CPU "
+        f"cores; scored on the same {EVAL_SENTENCES} held-out sentences of the target (Griffin-Lim audio) and, CER only, "
+        "on the recipe's test sentences that no voice trained on. CER: offline Whisper-base, greedy; the real recordings' "
+        f"CER is the floor. A voice with CER above {SPEAKS_BELOW} does not speak the words: the best MCD and similarity "
+        "below are taken among the voices that speak. Similar target: `us_f2_near` (us_f2's variant, pitch 62 vs 55); "
+        "dissimilar: `us_f5` (variant f5, pitch 85).", "",
         *([note, ""] if note else []),
     ]
-    summary = ["| case | auto measured | auto picks | best MCD (all) | best similarity (all) | "
-               "best MCD of auto's options | auto = that? |", "|---|---|---|---|---|---|---|"]
+    summary = ["| case | auto measured | auto picks | best CER (all) | best MCD (speaking) | best similarity (speaking) | "
+               "best CER of auto's options | auto = that? |", "|---|---|---|---|---|---|---|---|"]
+    header = ["| strategy | lr | CER held-out ↓ | CER test ↓ | MCD (dB) ↓ | F0 RMSE (cents) ↓ | speaker similarity ↑ | "
+              "length ratio | trainable parameters | training time |", "|---|---|---|---|---|---|---|---|---|---|"]
     for case, entry in results.items():
         choice, runs = entry["auto"], entry["runs"]
         lines += [f"## {case}: {CASES[case][0]}, {CASES[case][1]:g} min", "",
                   f"`auto`: {choice['reason']} (nearest base voice `{choice['nearest_voice']}`, "
-                  f"encoder `{choice['encoder']}`).", "",
-                  "| strategy | lr | MCD (dB) ↓ | F0 RMSE (cents) ↓ | speaker similarity ↑ | length ratio | "
-                  "trainable parameters | training time |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"encoder `{choice['encoder']}`).", "", *header]
+        any_run = next(iter(runs.values()), {})
+        if isinstance(any_run.get("reference"), dict):
+            lines.append(row("real recordings (the floor)", "-", {"cer": any_run["reference"].get("cer")}, None, "-", "-"))
+        nearest = any_run.get("nearest")
+        if nearest and (any_run.get("other_voices") or {}).get(nearest):
+            lines.append(row(f"nearest other real voice (`{nearest}`)", "-", any_run["other_voices"][nearest], None, "-", "-"))
         if entry.get("base"):
-            b = entry["base"]
-            lines.append(f"| base (no fine-tuning) | - | {fmt(b['mcd'], '.2f')} | {fmt(b['f0_rmse_cents'], '.0f')} | "
-                         f"{fmt(b['speaker_similarity'], '.3f')} | {fmt(b['length_ratio_mean'], '.2f')} | - | - |")
+            lines.append(row("base (no fine-tuning)", "-", entry["base"], entry.get("base_test"), "-", "-"))
         for label, r in runs.items():
-            s = r["systems"]["fine_tuned"]
             mark = " ← auto" if label == choice["name"] else ""
-            lines.append(
-                f"| {label}{mark} | {r['learning_rate']:g} | {fmt(s['mcd'], '.2f')} | {fmt(s['f0_rmse_cents'], '.0f')} | "
-                f"{fmt(s['speaker_similarity'], '.3f')} | {fmt(s['length_ratio_mean'], '.2f')} | "
-                f"{r['trainable']:,} | {r['train_seconds'] / 60:.1f} min |"
-            )
+            lines.append(row(f"{label}{mark}", f"{r['learning_rate']:g}", r["systems"]["fine_tuned"],
+                             (r.get("test") or {}).get("fine_tuned"), f"{r['trainable']:,}",
+                             f"{r['train_seconds'] / 60:.1f} min"))
         lines.append("")
+        best_cer = best_by(runs, "cer", False, speaking_only=False)
         best_mcd, best_sim = best_by(runs, "mcd", False), best_by(runs, "speaker_similarity", True)
-        options = best_by({k: v for k, v in runs.items() if k in AUTO_OPTIONS}, "mcd", False)
+        options = best_by({k: v for k, v in runs.items() if k in AUTO_OPTIONS}, "cer", False, speaking_only=False)
         summary.append(f"| {case} | {choice['minutes']:.1f} min, similarity {choice['similarity']:.2f} | "
-                       f"{choice['name']} | {best_mcd} | {best_sim} | {options} | "
+                       f"{choice['name']} | {best_cer} | {best_mcd} | {best_sim} | {options} | "
                        f"{'yes' if choice['name'] == options else 'no'} |")
     lines += ["## Does auto pick the best?", "", *summary, "",
               "Speaker similarity: the offline espeak-trained encoder. MCD and F0 count only samples whose length "
-              "ratio lies within 0.5-2x. Reproduce: `.venv/bin/python benchmarks/strategies.py`."]
+              f"ratio lies within 0.5-2x. Reproduce: `.venv/bin/python benchmarks/strategies.py --family {family}`."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--family", default="tacotron2", choices=list(FAMILIES))
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
+    parser.add_argument("--strategies", nargs="+", help="default: every one of the family's")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "strategies.md"))
     parser.add_argument("--probe-only", action="store_true")
     parser.add_argument("--table-only", action="store_true")
     parser.add_argument("--note", default="", help="a line for the table's header, e.g. about the machine's load")
     args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    known = STRATEGIES_BY_FAMILY[args.family]
+    labels = args.strategies or list(known)
+    unknown = [s for s in labels if s not in known]
+    if unknown:
+        parser.error(f"--strategies: {unknown} are not measured for {args.family}; choose from {list(known)}")
+    out = OUT / args.family
+    out.mkdir(parents=True, exist_ok=True)
+    results_file = out / "results.json"
     if args.table_only:
-        results = json.loads((OUT / "results.json").read_text())
-        Path(args.out).write_text(table(results, args.steps, args.note), encoding="utf-8")
+        results = json.loads(results_file.read_text())
+        Path(args.out).write_text(table(results, args.steps, args.family, args.note), encoding="utf-8")
         return
     build_demo_corpus(CORPUS, clips_per_base_voice=150, target_clips=220, extra_targets=NEAR_TARGET_VOICE)
-    results_file = OUT / "results.json"
     results: dict = json.loads(results_file.read_text()) if results_file.is_file() else {}
     start = time.perf_counter()
     for case in args.cases:
         entry = results.setdefault(case, {"runs": {}})
-        entry["auto"] = probe(case)
+        entry["auto"] = probe(args.family, case)
         print(f"[{(time.perf_counter() - start) / 60:.1f} min] {case}: auto -> {entry['auto']['reason']}", flush=True)
         if args.probe_only:
             continue
-        for i, label in enumerate(args.strategies):
-            r = train(case, label, args.steps, with_base=i == 0 and "base" not in entry)
+        for i, label in enumerate(labels):
+            r = train(args.family, case, label, args.steps, with_base=i == 0 and "base" not in entry)
             if "base" in r["systems"]:
-                entry["base"] = r["systems"]["base"]
+                entry["base"], entry["base_test"] = r["systems"]["base"], r["test"].get("base")
             entry["runs"][label] = r
-            print(f"[{(time.perf_counter() - start) / 60:.1f} min] {case} {label}: MCD "
+            print(f"[{(time.perf_counter() - start) / 60:.1f} min] {case} {label}: CER "
+                  f"{fmt(r['systems']['fine_tuned'].get('cer'), '.3f')}, MCD "
                   f"{fmt(r['systems']['fine_tuned']['mcd'], '.2f')}", flush=True)
             results_file.write_text(json.dumps(results, indent=2, default=str))  # a killed run keeps what finished
-        Path(args.out).write_text(table({k: v for k, v in results.items() if v["runs"]}, args.steps), encoding="utf-8")
+            Path(args.out).write_text(table({k: v for k, v in results.items() if v["runs"]}, args.steps, args.family,
+                                            args.note), encoding="utf-8")
     results_file.write_text(json.dumps(results, indent=2, default=str))
 
 
