@@ -86,9 +86,9 @@ def fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def table(results: dict, steps: int, family: str) -> str:
+def table(results: dict, steps: int, family: str, note: str = "") -> str:
     first = next(iter(next(iter(results.values())).values()))
-    batch = first.get("batch", 8)
+    batch = next((r["batch"] for runs in results.values() for r in runs.values() if "batch" in r), 8)
     recipe_name, base_name, _, _ = FAMILIES[family]
     lines = [
         "# Transfer learning on the offline demo corpus", "",
@@ -96,7 +96,7 @@ def table(results: dict, steps: int, family: str) -> str:
         f"every run {steps} steps, batch {batch}, on 2 CPU cores; scored on the same 8 held-out sentences "
         "(Griffin-Lim audio) and, CER only, on the recipe's 20 test sentences that no voice trained on. "
         "CER: offline Whisper-base, greedy; the real recordings' CER is the floor. A voice with CER above 0.5 "
-        "does not speak the words, whatever its MCD.", "",
+        "does not speak the words, whatever its MCD.", "", *([note, ""] if note else []),
         "| target audio | system | CER held-out ↓ | CER 20 test ↓ | MCD (dB) ↓ | F0 RMSE (cents) ↓ | "
         "speaker similarity ↑ | length ratio | trainable parameters | training time |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -137,34 +137,36 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "quality.md"))
     parser.add_argument("--table-only", action="store_true",
                         help="rewrite the table from outputs/quality/FAMILY/results.json")
+    parser.add_argument("--note", default="", help="a line for the table's header, e.g. which cells were not run")
     args = parser.parse_args()
     out = OUT / args.family
     out.mkdir(parents=True, exist_ok=True)
     if args.table_only:
         results = json.loads((out / "results.json").read_text())
-        Path(args.out).write_text(table(results, args.steps, args.family), encoding="utf-8")
+        Path(args.out).write_text(table(results, args.steps, args.family, args.note), encoding="utf-8")
         return
     build_demo_corpus(CORPUS, clips_per_base_voice=150, target_clips=220)
-    results: dict = {}
+    results_file = out / "results.json"
+    # Runs add to what earlier invocations measured (a slow system can be run on its own, a killed run keeps its rows).
+    results: dict = json.loads(results_file.read_text()) if results_file.is_file() else {}
     start = time.perf_counter()
     pretrained = [s for s in args.systems if s != "scratch"]
     for minutes in args.minutes:
-        results[minutes] = {}
+        group = results.setdefault(str(minutes), {})
         for system in args.systems:
             # The base, once per row group: its scores do not depend on the minutes (same held-out set).
-            r = run_one(args.family, system, minutes, args.steps,
-                        with_base=bool(pretrained) and system == pretrained[0])
+            with_base = "base (no fine-tuning)" not in group and bool(pretrained) and system == pretrained[0]
+            r = run_one(args.family, system, minutes, args.steps, with_base=with_base)
             if "base" in r["systems"]:
-                results[minutes]["base (no fine-tuning)"] = {
+                group["base (no fine-tuning)"] = {
                     "summary": r["systems"]["base"], "test_summary": r["test"].get("base"),
                     "reference": r["reference"], "nearest": r["nearest"], "other_voices": r["other_voices"]}
-            results[minutes][system] = {**r, "summary": r["systems"]["fine_tuned"],
-                                        "test_summary": r["test"].get("fine_tuned")}
-            s = results[minutes][system]["summary"]
+            group[system] = {**r, "summary": r["systems"]["fine_tuned"], "test_summary": r["test"].get("fine_tuned")}
+            s = group[system]["summary"]
             print(f"[{(time.perf_counter() - start) / 60:.1f} min] {minutes} min {system}: "
                   f"CER {fmt(s.get('cer'), '.3f')}, MCD {fmt(s['mcd'], '.2f')}", flush=True)
-            (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-            Path(args.out).write_text(table(results, args.steps, args.family), encoding="utf-8")  # each run lands at once
+            results_file.write_text(json.dumps(results, indent=2, default=str))
+            Path(args.out).write_text(table(results, args.steps, args.family, args.note), encoding="utf-8")  # each run lands at once
         print(f"wrote {args.out}", flush=True)
 
 
