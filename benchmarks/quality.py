@@ -10,7 +10,7 @@ on. The base without fine-tuning speaks as itself (its voice nearest the target)
 recordings' CER is the floor; MCD of the nearest other real voice says how close "close" is.
 Writes benchmarks/quality.md.
 
-    .venv/bin/python benchmarks/quality.py            # Tacotron 2, the quickstart: about 80 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/quality.py            # Tacotron 2, the quickstart: about 2.5 hours on 2 CPU cores (lora: 18 min a run)
     .venv/bin/python benchmarks/quality.py --minutes 2 --systems freeze_lower --steps 100   # a quick look
     .venv/bin/python benchmarks/quality.py --family speecht5   # the SpeechT5 demo base (which does not speak)
 """

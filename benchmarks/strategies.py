@@ -12,10 +12,11 @@ that speak.
 so its measurement (before training) and its choice are recorded, and its score is the chosen
 strategy's. Writes benchmarks/strategies.md.
 
-    .venv/bin/python benchmarks/strategies.py                 # Tacotron 2 (the quickstart): about 2 hours on 2 CPU cores
+    .venv/bin/python benchmarks/strategies.py                 # Tacotron 2 (the quickstart): about 3.5 hours on 2 CPU cores
+    .venv/bin/python benchmarks/strategies.py --cases "little, dissimilar"   # one case, about 50 minutes; runs add up
     .venv/bin/python benchmarks/strategies.py --family speecht5   # the SpeechT5 demo base (which does not speak)
     .venv/bin/python benchmarks/strategies.py --probe-only    # what auto measures and picks (2 minutes)
-    .venv/bin/python benchmarks/strategies.py --table-only    # rewrite the table from outputs/strategies/results.json
+    .venv/bin/python benchmarks/strategies.py --table-only    # rewrite the table from outputs/strategies/FAMILY/results.json
 """
 
 from __future__ import annotations
