@@ -52,7 +52,9 @@ def choose(minutes: float, similarity: float, cfg: AutoConfig) -> tuple[str, str
     elif little:
         name, why = "freeze_lower", "a new voice from little data: adapt the upper layers, keep the shared lower ones"
     else:
-        name, why = "full", "a new voice with enough data to retrain everything"
+        name = cfg.much_dissimilar
+        why = ("a new voice with enough data to retrain everything" if name == "full" else
+               "a new voice: adapt the upper layers, keep the shared lower ones (auto.much_dissimilar)")
     return name, f"{amount}; {closeness}: {name}, {why}"
 
 

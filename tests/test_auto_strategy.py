@@ -26,9 +26,12 @@ def test_the_four_cases_and_their_thresholds(minutes: float, similarity: float, 
 
 
 def test_the_named_choices_for_similar_voices_are_settings() -> None:
-    cfg = AutoConfig(little_similar="speaker_embedding", much_similar="full")
+    cfg = AutoConfig(little_similar="speaker_embedding", much_similar="full", much_dissimilar="freeze_lower")
     assert choose(0.5, 0.9, cfg)[0] == "speaker_embedding"
     assert choose(30.0, 0.9, cfg)[0] == "full"
+    name, reason = choose(30.0, 0.1, cfg)
+    assert name == "freeze_lower" and "auto.much_dissimilar" in reason
+    assert choose(0.5, 0.1, cfg)[0] == "freeze_lower"  # little, dissimilar is not a setting
 
 
 @pytest.mark.parametrize("similar_above, expected", [(0.99, "freeze_lower"), (-1.0, "head_only")])

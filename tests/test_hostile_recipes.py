@@ -356,6 +356,7 @@ def impossible_values(base: dict, tmp: Path) -> list[Case]:
         ("strategy.layer_lr.groups", {"speech_decoder_postnet.": -1.0}), ("strategy.auto.little_minutes", 0),
         ("strategy.auto.probe_sentences", 0), ("strategy.auto.similar_above", 2.0),
         ("strategy.auto.little_similar", "full"), ("strategy.auto.much_similar", "lora"),
+        ("strategy.auto.much_dissimilar", "head_only"),
         ("speaker.mode", "bogus"), ("model.type", "tacotron"), ("output.save_dtype", "int8"),
         ("evaluation.num_samples", -1), ("evaluation.during_training", -1), ("evaluation.minlenratio", -0.5),
         ("evaluation.maxlenratio", 0), ("run.max_nonfinite_steps", 0), ("push_to_hub.repo_id", "no-slash"),

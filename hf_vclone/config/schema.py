@@ -125,6 +125,9 @@ class AutoConfig:
     probe_sentences: int = 2  # training sentences the base speaks to measure that similarity
     little_similar: Literal["head_only", "speaker_embedding"] = "head_only"
     much_similar: Literal["freeze_lower", "full"] = "freeze_lower"
+    # the practice says full; on the Tacotron 2 quickstart base at 400 steps freeze_lower read better
+    # on unseen sentences in both measurements (benchmarks/strategies.md, quality.md), hence a setting
+    much_dissimilar: Literal["full", "freeze_lower"] = "full"
 
 
 @dataclass
