@@ -14,7 +14,7 @@ RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
 def test_every_shipped_recipe_loads_and_says_how_to_launch(path: Path) -> None:
     recipe = load_recipe(path)
-    if recipe.training.get("bf16") and not recipe.training.get("use_cpu") and not torch.cuda.is_available():
+    if recipe.training.get("bf16") is True and not recipe.training.get("use_cpu") and not torch.cuda.is_available():
         # A GPU recipe with bf16: TrainingArguments refuses bf16 without a GPU unless told to use the CPU.
         with pytest.raises(RecipeError, match="bf16"):
             recipe.training_arguments()
@@ -86,6 +86,23 @@ def test_recipe_round_trips_through_yaml(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"data": {"path": "d"}, "strategy": {"name": "freeze_lower", "freeze_layers": 2}}))
     assert load_recipe(path).strategy.freeze_layers == 2
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_auto_is_bf16_only_where_the_cpu_has_it_natively(native: bool, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+    recipe = recipe_from_dict({"data": {"path": "d"}, "training": {"bf16": "auto", "use_cpu": True}})
+    with caplog.at_level("INFO", logger="hf_vclone.config.schema"):
+        args = recipe.training_arguments()
+    assert args.bf16 is native
+    assert not any(r.levelname == "WARNING" for r in caplog.records)  # auto never asks for emulated bf16
+    assert recipe.training["bf16"] == "auto"  # the recipe (and its model card) keeps what the user wrote
+
+
+def test_bf16_takes_true_false_or_auto_only() -> None:
+    with pytest.raises(RecipeError, match="training.bf16"):
+        recipe_from_dict({"data": {"path": "d"}, "training": {"bf16": "sometimes"}})
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_warned_with_the_fix(caplog: pytest.LogCaptureFixture) -> None:

@@ -218,12 +218,33 @@ class Recipe:
         # (for length-grouped batches) and `speaker_id`, which the model's signature cannot show.
         defaults = {"report_to": "none", "remove_unused_columns": False}
         kwargs = {**defaults, **self.training, "output_dir": self.output.dir}
+        if kwargs.get("bf16") == "auto":
+            kwargs["bf16"] = bf16_is_native(kwargs)
         try:
             args = TrainingArguments(**kwargs)
         except (ValueError, TypeError, ImportError) as err:  # ImportError: e.g. deepspeed named but not installed
             raise RecipeError([f"training: {err}"], self.source) from None
         warn_if_bf16_is_emulated(args)
         return args
+
+
+def bf16_is_native(training: dict, native_cpu_bf16: bool | None = None) -> bool:
+    """`training.bf16: auto`: bf16 autocast where the hardware runs it natively, float32 elsewhere.
+
+    A recipe sets bf16 for speed, and on a CPU without AVX-512 BF16 or AMX autocast is emulated:
+    the Tacotron 2 base's first steps took 9x as long in bf16 as in float32 on a 2-core AVX2 EPYC
+    (benchmarks/README.md), so a fixed `true` is right on one machine and ruinous on the next.
+    """
+    import torch
+
+    on_cpu = bool(training.get("use_cpu")) or not torch.cuda.is_available()
+    if on_cpu:
+        native = torch.ops.mkldnn._is_mkldnn_bf16_supported() if native_cpu_bf16 is None else native_cpu_bf16
+    else:
+        native = torch.cuda.is_bf16_supported()
+    logger.info("training.bf16=auto: %s (%s %s native bf16)", "bf16 autocast" if native else "float32",
+                "this CPU" if on_cpu else "this GPU", "has" if native else "has no")
+    return bool(native)
 
 
 def warn_if_bf16_is_emulated(args: Any, native_bf16: bool | None = None) -> None:
@@ -237,7 +258,7 @@ def warn_if_bf16_is_emulated(args: Any, native_bf16: bool | None = None) -> None
         native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     if not native_bf16:
         logger.warning("training.bf16 is set but this CPU has no native bf16 (AVX-512 BF16 or AMX): autocast may be "
-                       "slower than float32 here (benchmarks/README.md); set training.bf16=false")
+                       "slower than float32 here (benchmarks/README.md); set training.bf16=false or auto")
 
 
 SECTIONS: dict[str, type] = {

@@ -56,6 +56,8 @@ def check_training(value: Any) -> list[str]:
                             f"{did_you_mean(key, list(known))}")
         elif key == "output_dir":
             problems.append("training.output_dir: set output.dir instead (one place for the run's folder)")
+        elif key == "bf16" and item == "auto":
+            continue  # resolved by Recipe.training_arguments: bf16 where the hardware has it natively
         elif key in HUB_TRAINING_FIELDS:
             problems.append(f"training.{key}: use the push_to_hub section (repo_id, private, adapter_only); it "
                             "uploads the voice with its model card, and the token comes from HF_TOKEN or `hf auth login`")
