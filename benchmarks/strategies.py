@@ -114,12 +114,12 @@ def fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def best_by(runs: dict, key: str, higher: bool, speaking_only: bool = True) -> str | None:
-    """The best run by `key`, among the voices that speak (CER at most SPEAKS_BELOW) unless told otherwise.
-    Runs measured before CER existed count as speaking (their tables say they were void)."""
+def best_by(runs: dict, key: str, higher: bool) -> str | None:
+    """The best run by `key` among the voices that speak (CER at most SPEAKS_BELOW): a drone wins nothing on
+    MCD. Runs measured before CER existed count as speaking (their tables say they were void)."""
     scored = {k: r["systems"]["fine_tuned"][key] for k, r in runs.items()
               if r["systems"]["fine_tuned"].get(key) is not None
-              and (not speaking_only or (r["systems"]["fine_tuned"].get("cer") or 0.0) <= SPEAKS_BELOW)}
+              and (r["systems"]["fine_tuned"].get("cer") or 0.0) <= SPEAKS_BELOW}
     if not scored:
         return None
     return (max if higher else min)(scored, key=scored.get)
