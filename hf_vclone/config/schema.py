@@ -242,8 +242,12 @@ def bf16_is_native(training: dict, native_cpu_bf16: bool | None = None) -> bool:
         native = torch.ops.mkldnn._is_mkldnn_bf16_supported() if native_cpu_bf16 is None else native_cpu_bf16
     else:
         native = torch.cuda.is_bf16_supported()
-    logger.info("training.bf16=auto: %s (%s %s native bf16)", "bf16 autocast" if native else "float32",
-                "this CPU" if on_cpu else "this GPU", "has" if native else "has no")
+    where = "this CPU" if on_cpu else "this GPU"
+    if native:
+        logger.info("training.bf16=auto: bf16 autocast (%s has native bf16)", where)
+    else:  # said out loud: the run takes longer than figures measured on a machine with native bf16
+        logger.warning("training.bf16=auto: training in float32, as %s has no native bf16 (AVX-512 BF16 or AMX on a "
+                       "CPU); emulated bf16 would be several times slower", where)
     return bool(native)
 
 
