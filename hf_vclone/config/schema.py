@@ -228,7 +228,7 @@ class Recipe:
         return args
 
 
-def bf16_is_native(training: dict, native_cpu_bf16: bool | None = None) -> bool:
+def bf16_is_native(training: dict) -> bool:
     """`training.bf16: auto`: bf16 autocast where the hardware runs it natively, float32 elsewhere.
 
     A recipe sets bf16 for speed, and on a CPU without AVX-512 BF16 or AMX autocast is emulated:
@@ -239,7 +239,7 @@ def bf16_is_native(training: dict, native_cpu_bf16: bool | None = None) -> bool:
 
     on_cpu = bool(training.get("use_cpu")) or not torch.cuda.is_available()
     if on_cpu:
-        native = torch.ops.mkldnn._is_mkldnn_bf16_supported() if native_cpu_bf16 is None else native_cpu_bf16
+        native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     else:
         native = torch.cuda.is_bf16_supported()
     where = "this CPU" if on_cpu else "this GPU"
