@@ -96,3 +96,22 @@ def test_plain_folder_of_recordings_with_same_name_transcripts(corpus: Path, tin
     assert len(data.train) + len(data.eval) == 10 and data.speakers == ["my_voice"]
     assert [row["id"] for row in data.skipped] == ["extra"]
     assert "no transcript" in data.skipped[0]["reason"]
+
+
+def test_a_tacotron2_recipe_prepares_in_forked_workers_without_hanging(corpus: Path, tiny_tacotron2_base: Path,
+                                                                       tmp_path: Path) -> None:
+    """`data.num_proc: 2` on a Tacotron 2 recipe: the forked map workers once hung at their first torch op on the
+    OpenMP pool the parent had started (0/50 clips at 0% CPU until killed, session 34)."""
+    recipe = tiny_recipe(corpus, tiny_tacotron2_base, tmp_path / "out", model={"type": "tacotron2"},
+                         data={"num_proc": 2})
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    env = {"HF_DATASETS_CACHE": str(tmp_path / "cache"), "PATH": str(BIN),
+           **{k: os.environ[k] for k in ("NUMBA_CACHE_DIR", "PYTHONFAULTHANDLER") if k in os.environ}}
+    runs = [subprocess.run([str(BIN / "hf-vclone"), "prepare", str(path)], capture_output=True, text=True, env=env,
+                           timeout=120) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "8 training clips (us_f5" in run.stdout and "2 held out" in run.stdout
+    assert "_of_00002.arrow (computed and cached)" in runs[0].stdout  # two workers wrote it
+    assert "(reused)" in runs[1].stdout

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from datasets import Dataset, Features, IterableDataset, Value
 from datasets import config as datasets_config
 from datasets.fingerprint import Hasher
@@ -75,6 +76,29 @@ def cache_directory() -> Path:
     return Path(datasets_config.HF_DATASETS_CACHE) / "hf_vclone"
 
 
+_PARENT_PID = os.getpid()  # a forked map worker inherits this and has another pid
+
+
+def _one_thread_in_a_forked_worker() -> None:
+    """`datasets.map(num_proc=N)` forks its workers. A worker whose parent has used torch's OpenMP thread pool
+    (`_warm_up`'s torch.stft for Tacotron 2's mels, or anything before it) hung at its first parallel op: GNU
+    OpenMP's pool does not survive a fork. `hf-vclone prepare recipes/quickstart.yaml data.num_proc=2` sat at
+    0/50 clips at 0% CPU until killed (session 34), and `benchmarks/gpu_base.sh` passes data.num_proc=$(nproc).
+    One thread per worker, as torch's DataLoader sets in its own workers: the workers are the parallelism."""
+    if os.getpid() != _PARENT_PID and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _in_one_thread_per_worker(process: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """`process` behind the guard above. Kept out of `process` itself, whose hash is the cache's fingerprint:
+    datasets hashes a function with the globals it reads, and the parent's pid would make every run's new."""
+    def guarded(row: dict) -> dict:
+        _one_thread_in_a_forked_worker()
+        return process(row)
+
+    return guarded
+
+
 def _processor(cfg: DataConfig, spec: FeatureSpec) -> Callable[[dict], dict]:
     def process(row: dict) -> dict:
         out = {**{key: None for key in spec.schema}, "length": 0, "seconds": 0.0, "skip_reason": "", "warning": ""}
@@ -119,7 +143,7 @@ def featurize_dataset(
     if not reused and cfg.num_proc and cfg.num_proc > 1:
         _warm_up(spec, cfg)
     features = raw.map(
-        process, num_proc=cfg.num_proc, features=features, desc="check + clean + featurize",
+        _in_one_thread_per_worker(process), num_proc=cfg.num_proc, features=features, desc="check + clean + featurize",
         cache_file_name=str(cache_file), new_fingerprint=fingerprint,
         load_from_cache_file=True,
     )
