@@ -37,6 +37,19 @@ def test_mels_are_the_published_definition() -> None:
     assert abs(len(griffin_lim(ours, config, iterations=2)) - len(wave)) < 256
 
 
+def test_griffin_lim_gives_the_same_audio_for_the_same_mel() -> None:
+    """Random starting phases drawn afresh on every call moved an unchanged voice's CER by 0.035 between two
+    runs; from a fixed seed, a mel is one waveform, and one that still carries its spectrum."""
+    config = Tacotron2Config()
+    t = np.arange(22050) / 22050
+    wave = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    mel = Tacotron2Mel(config)(torch.from_numpy(wave)[None])[0].numpy()
+    first, second = griffin_lim(mel, config, iterations=8), griffin_lim(mel, config, iterations=8)
+    np.testing.assert_array_equal(first, second)
+    again = Tacotron2Mel(config)(torch.from_numpy(first)[None])[0].numpy()
+    assert np.abs(again - mel)[:, :40].mean() < 0.5  # the bands below 1.4 kHz, where the tone is, come back
+
+
 def test_the_collator_marks_real_tokens_and_frames() -> None:
     rows = [{"input_ids": [3, 4, 5], "labels": np.ones((4, 2)), "speaker_id": 0},
             {"input_ids": [6], "labels": np.ones((2, 2)), "speaker_id": 0}]

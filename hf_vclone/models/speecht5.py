@@ -11,7 +11,6 @@ import tempfile
 import unicodedata
 from typing import Any
 
-import librosa
 import numpy as np
 import torch
 from datasets import List, Value
@@ -28,6 +27,7 @@ from ..data.prepare import FeatureSpec
 from .char_tokenizer import build_processor, unread_characters
 from .loading import from_pretrained, load_model
 from ..errors import UserError
+from ..griffin_lim import mel_to_audio as griffin_lim
 from .backend import Utterance
 from .speakers import SpeakerTable
 
@@ -386,7 +386,5 @@ class SpeechT5Backend:
             with torch.no_grad():
                 return vocoder(torch.as_tensor(mel)).numpy()
         fe = processor.feature_extractor
-        return librosa.feature.inverse.mel_to_audio(
-            np.power(10.0, mel.T), sr=fe.sampling_rate, n_fft=fe.n_fft, hop_length=fe.sample_stride,
-            win_length=fe.sample_size, fmin=fe.fmin, fmax=fe.fmax, power=1.0, n_iter=32,
-        ).astype(np.float32)
+        return griffin_lim(np.power(10.0, mel.T), fe.sampling_rate, fe.n_fft, fe.sample_stride,
+                           fe.sample_size, fe.fmin, fe.fmax)

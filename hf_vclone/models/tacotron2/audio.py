@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...griffin_lim import mel_to_audio
 from .configuration import Tacotron2Config
 
 CLAMP = 1e-5
@@ -42,8 +43,7 @@ class Tacotron2Mel(nn.Module):
 
 def griffin_lim(mel: np.ndarray, config: Tacotron2Config, iterations: int = 32) -> np.ndarray:
     """(frames, n_mels) natural-log mel -> waveform, with the same STFT settings (the offline
-    stand-in for a neural vocoder; it sounds phasey, but Whisper understands it)."""
-    return librosa.feature.inverse.mel_to_audio(
-        np.exp(mel.T), sr=config.sampling_rate, n_fft=config.filter_length, hop_length=config.hop_length,
-        win_length=config.win_length, fmin=config.mel_fmin, fmax=config.mel_fmax, power=1.0, n_iter=iterations,
-    ).astype(np.float32)
+    stand-in for a neural vocoder; it sounds phasey, but Whisper understands it), from fixed starting
+    phases: the same mel, the same audio."""
+    return mel_to_audio(np.exp(mel.T), config.sampling_rate, config.filter_length, config.hop_length,
+                        config.win_length, config.mel_fmin, config.mel_fmax, iterations)
