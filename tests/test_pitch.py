@@ -121,3 +121,21 @@ def test_higher_espeak_pitch_reads_higher_and_differs_in_cents(tmp_path: Path) -
     errors = pitch_errors(low_f0, high_f0, path=mel_dtw_path(log10_mel(low), log10_mel(high)))
     assert errors.voiced_pairs > 0
     assert errors.f0_rmse_cents is not None and errors.f0_rmse_cents > 100
+
+
+def test_a_contour_is_computed_once_per_wave_and_handed_out_as_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An evaluation scores every system against the same real recordings: their pYIN runs once."""
+    calls = []
+    real_pyin = librosa.pyin
+    monkeypatch.setattr(librosa, "pyin", lambda *a, **k: calls.append(1) or real_pyin(*a, **k))
+    wave = harmonic_tone(173.0, 0.5)
+    first = f0_contour(wave, SR)
+    first[:] = 0.0  # a caller changing its copy changes nothing for the next one
+    second = f0_contour(wave.copy(), SR)
+    assert len(calls) == 1
+    assert np.nanmedian(second) == pytest.approx(173.0, abs=2.0)
+    f0_contour(harmonic_tone(181.0, 0.5), SR)  # another wave,
+    f0_contour(wave, SR, fmin=80.0)  # or other settings: computed
+    assert len(calls) == 3
+    np.testing.assert_array_equal(f0_contour(wave, SR), second)
+    assert len(calls) == 3
