@@ -2,10 +2,11 @@
 
 librosa's `mel_to_audio` starts Griffin-Lim from random phases drawn afresh on every call, so the same
 mel spectrogram became different audio each time, and the figures of one unchanged voice moved with it:
-the quickstart clone, its mels identical to the last bit (MCD 19.36 both times), read CER 0.218 in one
+the quickstart clone, its mels the same to the MCD's precision (19.36 both times), read CER 0.218 in one
 run and 0.183 in the next on its 6 held-out sentences (benchmarks/README.md, session 34). Here the
-phases start from a fixed seed, so a voice's audio, and every figure computed from it, is a function of
-the voice alone. The mel inversion (NNLS) and the iterations are librosa's.
+phases start from a fixed seed: the same mel, the same audio. (A figure still moves with the mels' last
+bits, which Whisper can hear on a borderline sentence; this removes the gratuitous part.) The mel
+inversion (NNLS) and the iterations are librosa's.
 """
 
 from __future__ import annotations
